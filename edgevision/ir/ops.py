@@ -22,7 +22,7 @@ Ops (``OPS`` below is the authoritative list; tensor shapes use Co/Ci output/inp
                   i.e. ``clip((a*Ma + b*Mb + (1 << (S-1))) >> S)``; mult_a [C], mult_b [C].
 ``pool``           average over the active sites of each cell of a (gh, gw) grid (gh = gw = 1: global average
                   pool). Site (y, x) falls in cell (y * gh // H, x * gw // W). Output is a dense int8 vector of
-                  length gh * gw * C ordered (cell_y, cell_x, c): ``floor((sum * M + ((n << S) >> 1)) / (n << S))``
+                  length gh * gw * C ordered (cell_y, cell_x, c) (``out_ch`` = C; a following fc has in_ch = gh * gw * C): ``floor((sum * M + ((n << S) >> 1)) / (n << S))``
                   clipped, n = active sites in the cell, 0 for an empty cell; mult [C].
 ``fc``             fully connected on a dense vector, weight [Co, Ci], bias [Co]; with ``requant`` true it also has
                   mult [Co] and produces int8, otherwise it produces the int32 accumulator (logits).

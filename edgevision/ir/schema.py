@@ -110,7 +110,10 @@ def validate(net: Network, source: str = "IR") -> Network:
                 raise IRError(f"{where}: tensor {tname!r} has dtype {arr.dtype}, expected {np.dtype(want)}")
         if "shift" in lay.attrs and lay.op != "fc" and int(lay.attrs["shift"]) < 1:
             raise IRError(f"{where}: shift must be >= 1")
-        seen[lay.name] = int(lay.attrs["out_ch"])
+        out = int(lay.attrs["out_ch"])
+        if lay.op == "pool":  # a dense vector of gh * gw cells, out_ch channels each
+            out *= int(lay.attrs["grid"][0]) * int(lay.attrs["grid"][1])
+        seen[lay.name] = out
     if net.output not in seen:
         raise IRError(f"{source}: output {net.output!r} is not a layer")
     return net
