@@ -1,0 +1,218 @@
+"""Event files: one entry point for reading, chunked reading and atomic writing of every format.
+
+All readers return EVENT_DTYPE arrays (t int64 us, x/y uint16, p uint8 0/1) sorted by time, plus the sensor
+size ``(width, height)``. Every problem with a file raises :class:`EventFormatError` naming the file.
+
+Formats (name: extensions): ``npy``: .npy, ``npz``: .npz, ``h5``: .h5 .hdf5 (edgevision layout; reads also
+the 3ET+ and tonic layouts), ``h5-3etplus`` and ``h5-tonic`` (write only by name, see :mod:`.hdf5`), ``csv``:
+.csv .txt (rules in :mod:`.text`), ``evt3``: .raw, ``evt2`` (write by name; reading a .raw takes the version
+from its header), ``dat``: .dat, ``aedat4``: .aedat4. The content (magic bytes) wins over the extension.
+
+Sensor size when the file has none (npy, header-less CSV, HDF5 without attributes): the ``sensor_size``
+argument, else the dataset layout's sensor (3ET+ 640x480, tonic 240x180) when the events fit, else
+``(max x + 1, max y + 1)``.
+
+Chunked reading is native for every format (HDF5 slices, memory-mapped .npy, block-wise CSV, faery's
+packet decoders for RAW/DAT/AEDAT4) except .npz, which is read whole and then split.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from edgevision.atomic import atomic_path
+from edgevision.errors import EventFormatError, EventValidationError
+from edgevision.events.core import EVENT_DTYPE, SensorSize, validate_events
+from edgevision.events.formats import camera_files, hdf5, numpy_files, text
+from edgevision.events.formats.normalize import check_events, inferred_sensor_size, parse_sensor
+
+READ_FORMATS = ("npy", "npz", "h5", "csv", "evt", "dat", "aedat4")
+WRITE_FORMATS = ("npy", "npz", "h5", "h5-3etplus", "h5-tonic", "csv", "evt2", "evt3", "dat", "aedat4")
+_READ_ALIASES = {"h5-3etplus": "h5", "h5-tonic": "h5", "hdf5": "h5", "evt2": "evt", "evt3": "evt", "raw": "evt", "txt": "csv"}
+_EXTENSIONS = {
+    ".npy": "npy",
+    ".npz": "npz",
+    ".h5": "h5",
+    ".hdf5": "h5",
+    ".csv": "csv",
+    ".txt": "csv",
+    ".raw": "evt3",
+    ".dat": "dat",
+    ".aedat4": "aedat4",
+}
+_UNSIGNED_TIME = ("h5-3etplus", "evt2", "evt3", "dat", "aedat4")
+DEFAULT_CHUNK_EVENTS = 1 << 20
+
+
+@dataclass
+class EventChunks:
+    """Chunks of one event file, read lazily: iterate to get EVENT_DTYPE arrays in time order."""
+
+    path: Path
+    format: str
+    sensor_size: SensorSize | None  # from the file (or the caller); None when the file does not say
+    _chunks: Iterator[np.ndarray]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        prev = None
+        for chunk in self._chunks:
+            check_events(self.path, chunk, self.sensor_size, prev)
+            if chunk.shape[0]:
+                prev = int(chunk["t"][-1])
+                yield chunk
+
+
+def _magic_format(path: Path) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        raise EventFormatError(path, f"cannot open ({exc.strerror or exc})") from None
+    if not head:
+        raise EventFormatError(path, "file is empty")
+    if head.startswith(b"\x93NUMPY"):
+        return "npy"
+    if head.startswith(b"PK\x03\x04"):
+        return "npz"
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        return "h5"
+    if head.startswith(b"#!AER-DAT4"):
+        return "aedat4"
+    if head.startswith(b"#!AER-DAT"):
+        raise EventFormatError(path, "AEDAT 2/3 files are not supported; convert to AEDAT4 with DV")
+    if head.startswith(b"%"):
+        lowered = head.lower()
+        if b"evt 2" in lowered or b"evt 3" in lowered or b"format evt" in lowered:
+            return "evt"
+    return None
+
+
+def detect_format(path: str | os.PathLike, format: str | None = None) -> str:
+    """The read format of ``path``: ``format`` if given, else from its magic bytes, else its extension."""
+    path = Path(path)
+    if format is not None:
+        fmt = _READ_ALIASES.get(format, format)
+        if fmt not in READ_FORMATS:
+            raise EventFormatError(path, f"unknown format {format!r}; choose one of {sorted(set(READ_FORMATS) | set(_READ_ALIASES))}")
+        return fmt
+    magic = _magic_format(path)
+    if magic is not None:
+        return magic
+    ext = _EXTENSIONS.get(path.suffix.lower())
+    if ext is None:
+        raise EventFormatError(path, f"unknown event file type (extension {path.suffix!r}); pass format=")
+    return _READ_ALIASES.get(ext, ext)
+
+
+def iter_events(
+    path: str | os.PathLike,
+    chunk_events: int = DEFAULT_CHUNK_EVENTS,
+    format: str | None = None,
+    sensor_size: tuple[int, int] | None = None,
+) -> EventChunks:
+    """Open ``path`` for chunked reading (constant memory; chunk sizes are approximate for RAW/DAT/AEDAT4)."""
+    path = Path(path)
+    if chunk_events < 1:
+        raise ValueError(f"chunk_events must be >= 1, got {chunk_events}")
+    fmt = detect_format(path, format)
+    given = parse_sensor(path, sensor_size)
+    if fmt == "npy":
+        file_sensor, chunks = None, numpy_files.iter_npy(path, chunk_events)
+    elif fmt == "npz":
+        events, file_sensor = numpy_files.read_npz(path)
+        chunks = (events[i : i + chunk_events] for i in range(0, events.shape[0], chunk_events))
+    elif fmt == "h5":
+        file_sensor, chunks = hdf5.iter_hdf5(path, chunk_events)
+    elif fmt == "csv":
+        file_sensor, chunks = text.iter_csv(path, chunk_events)
+    else:
+        file_sensor, chunks = camera_files.open_camera_file(path, fmt)
+    return EventChunks(path, fmt, given or file_sensor, chunks)
+
+
+def read_events(
+    path: str | os.PathLike, format: str | None = None, sensor_size: tuple[int, int] | None = None
+) -> tuple[np.ndarray, SensorSize]:
+    """Read a whole event file: ``(events, sensor_size)``. ``sensor_size`` overrides the file's."""
+    path = Path(path)
+    fmt = detect_format(path, format)
+    given = parse_sensor(path, sensor_size)
+    layout_sensor = None
+    if fmt == "npy":
+        events, file_sensor = numpy_files.read_npy(path), None
+    elif fmt == "npz":
+        events, file_sensor = numpy_files.read_npz(path)
+    elif fmt == "h5":
+        events, file_sensor, layout_sensor = hdf5.read_hdf5(path)
+    elif fmt == "csv":
+        events, file_sensor = text.read_csv(path)
+    else:
+        file_sensor, chunks = camera_files.open_camera_file(path, fmt)
+        parts = list(chunks)
+        events = np.concatenate(parts) if parts else np.empty(0, EVENT_DTYPE)
+    sensor = given or file_sensor
+    check_events(path, events, sensor)
+    if sensor is None:
+        fits = layout_sensor is not None and (
+            events.size == 0 or (events["x"].max() < layout_sensor[0] and events["y"].max() < layout_sensor[1])
+        )
+        sensor = layout_sensor if fits else inferred_sensor_size(events)
+    return events, sensor
+
+
+def write_format(path: str | os.PathLike, format: str | None = None) -> str:
+    """The write format for ``path``: ``format`` if given, else from the extension."""
+    path = Path(path)
+    if format is not None:
+        if format not in WRITE_FORMATS:
+            raise EventFormatError(path, f"cannot write format {format!r}; choose one of {list(WRITE_FORMATS)}")
+        return format
+    fmt = _EXTENSIONS.get(path.suffix.lower())
+    if fmt is None:
+        raise EventFormatError(path, f"no writer for extension {path.suffix!r}; use one of {sorted(_EXTENSIONS)}")
+    return fmt
+
+
+def write_events(
+    path: str | os.PathLike, events: np.ndarray, sensor_size: tuple[int, int], format: str | None = None
+) -> Path:
+    """Write ``events`` atomically (temporary sibling + rename; no partial file on any error). Returns the path."""
+    path = Path(path)
+    fmt = write_format(path, format)
+    sensor = parse_sensor(path, sensor_size)
+    try:
+        validate_events(events, sensor, source=str(path))
+    except EventValidationError as exc:
+        raise EventFormatError(path, f"cannot write: {exc}") from None
+    if fmt in _UNSIGNED_TIME and events.shape[0] and events["t"][0] < 0:
+        raise EventFormatError(path, f"{fmt} cannot store negative timestamps (first is {int(events['t'][0])} us)")
+    with atomic_path(path) as tmp:
+        if fmt == "npy":
+            numpy_files.write_npy(tmp, events)
+        elif fmt == "npz":
+            numpy_files.write_npz(tmp, events, sensor)
+        elif fmt.startswith("h5"):
+            hdf5.write_hdf5(tmp, events, sensor, fmt)
+        elif fmt == "csv":
+            text.write_csv(tmp, events, sensor)
+        else:
+            camera_files.write_camera_file(tmp, events, sensor, fmt)
+    return path
+
+
+__all__ = [
+    "DEFAULT_CHUNK_EVENTS",
+    "EventChunks",
+    "READ_FORMATS",
+    "WRITE_FORMATS",
+    "detect_format",
+    "iter_events",
+    "read_events",
+    "write_events",
+    "write_format",
+]

@@ -1,0 +1,113 @@
+"""Camera vendor formats through faery's Rust codecs (natively chunked).
+
+- Prophesee EVT 2.0 / EVT 3.0 ``.raw`` (version and geometry from the ``%`` header; EVT3 is the default
+  when the header names none) and ``.dat`` (DAT 2, CD events). Written with ``zero_t0``: the first
+  timestamp goes into the header and is added back on reading, as Metavision does.
+- iniVation AEDAT 4 ``.aedat4``: the first event track; timestamps are absolute (Unix microseconds).
+  Written with LZ4 compression.
+
+faery raises ``PanicException`` (a ``BaseException``) on some corrupt input; every error is converted to
+:class:`EventFormatError` by :func:`foreign_errors`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from edgevision.errors import EventFormatError
+from edgevision.events.core import SensorSize
+from edgevision.events.formats.normalize import columns_to_events, foreign_errors
+
+
+def _faery():
+    from faery.extension import aedat, dat, evt
+
+    return aedat, dat, evt
+
+
+def _from_faery(path: Path, packet: np.ndarray) -> np.ndarray:
+    names = packet.dtype.names
+    pol = "on" if "on" in names else ("p" if "p" in names else "payload")
+    return columns_to_events(path, packet["t"], packet["x"], packet["y"], packet[pol])
+
+
+def to_faery_events(events: np.ndarray) -> np.ndarray:
+    """EVENT_DTYPE -> faery's event dtype (t uint64, x, y, on bool)."""
+    import faery
+
+    out = np.empty(events.shape[0], faery.EVENTS_DTYPE)
+    out["t"] = events["t"]
+    out["x"] = events["x"]
+    out["y"] = events["y"]
+    out["on"] = events["p"].astype(bool)
+    return out
+
+
+def _dims(value) -> SensorSize | None:
+    return None if value is None else SensorSize(int(value[0]), int(value[1]))
+
+
+def open_camera_file(path: Path, kind: str) -> tuple[SensorSize | None, Iterator[np.ndarray]]:
+    """Open ``path`` (kind ``evt`` / ``dat`` / ``aedat4``): its sensor size and an iterator of event chunks."""
+    aedat, dat, evt = _faery()
+    with foreign_errors(path):
+        if kind == "evt":
+            decoder = evt.Decoder(path, None, "evt3")
+        elif kind == "dat":
+            decoder = dat.Decoder(path, None, "dat2")
+            if decoder.event_type != "cd":
+                raise EventFormatError(path, f"DAT file holds {decoder.event_type!r} events, not 'cd' (change detection)")
+        elif kind == "aedat4":
+            decoder = aedat.Decoder(path)
+        else:
+            raise ValueError(f"unknown camera file kind {kind!r}")
+    sensor: SensorSize | None
+    track_id = None
+    if kind == "aedat4":
+        tracks = [t for t in decoder.tracks() if t.data_type == "events"]
+        if not tracks:
+            raise EventFormatError(path, "AEDAT4 file has no event track")
+        track_id, sensor = tracks[0].id, _dims(tracks[0].dimensions)
+    else:
+        sensor = _dims(decoder.dimensions)
+
+    def chunks() -> Iterator[np.ndarray]:
+        with foreign_errors(path), decoder:
+            for packet in decoder:
+                if kind == "evt":
+                    packet = packet.get("events")
+                elif kind == "aedat4":
+                    track, packet = packet
+                    if track.id != track_id or track.data_type != "events":
+                        continue
+                if packet is not None and len(packet):
+                    yield _from_faery(path, packet)
+
+    return sensor, chunks()
+
+
+def write_camera_file(path: Path, events: np.ndarray, sensor_size: SensorSize, fmt: str) -> None:
+    """Write ``events`` as ``fmt`` (evt2, evt3, dat, aedat4) to ``path``."""
+    from faery import file_encoder
+
+    if fmt in ("evt2", "evt3"):
+        kind, version = "evt", fmt
+    elif fmt == "dat":
+        kind, version = "dat", "dat2"
+    elif fmt == "aedat4":
+        kind, version = "aedat", None
+    else:
+        raise ValueError(f"unknown camera format {fmt!r}")
+    with foreign_errors(path, "write"):
+        file_encoder.events_to_file(
+            [to_faery_events(events)] if events.shape[0] else [],
+            path,
+            (int(sensor_size.width), int(sensor_size.height)),
+            version=version,
+            zero_t0=True,
+            file_type=kind,
+            use_write_suffix=False,
+        )
