@@ -1,0 +1,80 @@
+"""Eye-tracker checkpoints: ``NAME.safetensors`` (weights) + ``NAME.json`` (config, data hash, metrics), atomic."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from edgevision.atomic import write_bytes_atomic, write_text_atomic
+from edgevision.errors import CheckpointError, ConfigError
+from edgevision.nn.config import EyeConfig, config_from_dict
+from edgevision.nn.eye_model import EyeTracker
+
+CHECKPOINT_SCHEMA = "edgevision.eye_checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+def sidecar(path: str | Path) -> Path:
+    """The JSON file beside a ``.safetensors`` checkpoint."""
+    return Path(path).with_suffix(".json")
+
+
+def save_checkpoint(path: str | Path, model: EyeTracker, cfg: EyeConfig, meta: dict[str, Any] | None = None) -> Path:
+    """Write the weights to ``path`` (.safetensors) and config + ``meta`` to the JSON beside it."""
+    from safetensors.torch import save
+
+    path = Path(path)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    write_bytes_atomic(path, save(state))
+    doc = {"schema": CHECKPOINT_SCHEMA, "version": CHECKPOINT_VERSION, "config": cfg.to_dict(), "meta": meta or {}}
+    write_text_atomic(sidecar(path), json.dumps(doc, indent=1, default=str))
+    return path
+
+
+def read_sidecar(path: str | Path) -> dict[str, Any]:
+    """The checkpoint's JSON document (config, meta), checked."""
+    js = sidecar(path)
+    if not js.is_file():
+        raise CheckpointError(f"{js}: missing; a checkpoint is NAME.safetensors plus NAME.json (written by `edgevision train eye`)")
+    try:
+        doc = json.loads(js.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{js}: not valid JSON ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("schema") != CHECKPOINT_SCHEMA:
+        raise CheckpointError(f"{js}: not an eye-tracker checkpoint (schema must be {CHECKPOINT_SCHEMA!r})")
+    if doc.get("version") != CHECKPOINT_VERSION:
+        raise CheckpointError(f"{js}: checkpoint version {doc.get('version')!r} unsupported (expected {CHECKPOINT_VERSION})")
+    return doc
+
+
+def load_eye_tracker(path: str | Path, device: str | torch.device = "cpu") -> tuple[EyeTracker, EyeConfig]:
+    """Rebuild the model from the JSON config and load the weights (eval mode); CheckpointError on mismatch."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    doc = read_sidecar(path)
+    try:
+        cfg = config_from_dict(doc.get("config"), str(sidecar(path)))
+        model = EyeTracker(cfg)
+    except ConfigError as exc:
+        raise CheckpointError(f"{sidecar(path)}: bad config ({exc})") from None
+    try:
+        state = load_file(str(path), device=str(device))
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"{path}: unreadable weights ({exc})") from None
+    want = model.state_dict()
+    missing, extra = sorted(set(want) - set(state)), sorted(set(state) - set(want))
+    bad = [k for k in want if k in state and state[k].shape != want[k].shape]
+    if missing or extra or bad:
+        raise CheckpointError(
+            f"{path}: weights do not match the config in {sidecar(path).name} (missing {missing[:3]}, "
+            f"unexpected {extra[:3]}, wrong shape {bad[:3]}); re-train or use the matching JSON"
+        )
+    model.load_state_dict(state)
+    return model.to(device).eval(), cfg
