@@ -128,7 +128,7 @@ def config_from_dict(data: Any, source: str = "config") -> EyeConfig:
         (cfg.input.downsample >= 1, "input.downsample must be >= 1"),
         (cfg.input.slice_us > 0, "input.slice_us must be > 0"),
         (cfg.input.time_bins >= 1, "input.time_bins must be >= 1"),
-        (cfg.input.input_clip > 0, "input.input_clip must be > 0"),
+        (0 < cfg.input.input_clip <= 255, "input.input_clip must be in (0, 255] (features are cached as uint8)"),
         (cfg.gru.hidden >= 1, "gru.hidden must be >= 1"),
         (cfg.train.seq_len >= 1 and cfg.train.stride >= 1, "train.seq_len and train.stride must be >= 1"),
         (cfg.train.batch_size >= 1 and cfg.train.epochs >= 0, "train.batch_size must be >= 1, train.epochs >= 0"),

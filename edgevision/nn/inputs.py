@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from edgevision.datasets.threeet import label_windows
 from edgevision.events.tokens import Tokens, histogram_tokens
 from edgevision.nn.config import InputConfig
 from edgevision.nn.tensor import SparseTensor
@@ -17,29 +18,29 @@ def slice_tokens(
     sensor_size: tuple[int, int],
     cfg: InputConfig,
     n_slices: int | None = None,
-    t_start: int = 0,
+    t_start: int | None = None,
 ) -> list[Tokens]:
-    """Tokens of the consecutive windows ``[t_start + i * slice_us, t_start + (i + 1) * slice_us)``.
+    """Tokens of label slot i: the events in ``[t0 + i * slice_us, t0 + (i + 1) * slice_us)``.
 
-    Slot i is the slice that ends at label i's time + one period (3ET+ labels are at 100 Hz from t = 0).
-    ``n_slices`` defaults to the number of slices the events span. Events are split by one
-    ``searchsorted``; each slice is binned with :func:`histogram_tokens`.
+    ``t0`` defaults to the first event's timestamp (the 3ET+ challenge convention, see
+    :func:`edgevision.datasets.threeet.label_windows`); ``n_slices`` to the number of slots the events span.
+    Each slot is binned with :func:`histogram_tokens` into ``cfg.time_bins`` equal sub-windows.
     """
     t = events["t"]
+    t0 = (int(t[0]) if t.size else 0) if t_start is None else int(t_start)
     if n_slices is None:
-        n_slices = int((int(t[-1]) - t_start) // cfg.slice_us + 1) if t.size else 0
-    edges = t_start + cfg.slice_us * np.arange(n_slices + 1, dtype=np.int64)
-    cut = np.searchsorted(t, edges, side="left")
+        n_slices = int((int(t[-1]) - t0) // cfg.slice_us + 1) if t.size else 0
+    cut = label_windows(events, n_slices, cfg.slice_us, t0)
     return [
         histogram_tokens(
-            events[cut[i] : cut[i + 1]],
+            events[a:b],
             sensor_size,
             factor=cfg.downsample,
             time_bins=cfg.time_bins,
-            t_start=int(edges[i]),
-            t_end=int(edges[i + 1]),
+            t_start=t0 + i * cfg.slice_us,
+            t_end=t0 + (i + 1) * cfg.slice_us,
         )
-        for i in range(n_slices)
+        for i, (a, b) in enumerate(cut)
     ]
 
 
@@ -50,6 +51,8 @@ def collate_tokens(
     if not tokens:
         raise ValueError("collate_tokens needs at least one window")
     shape = tuple(tokens[0].shape)
+    if any(tuple(tk.shape) != shape for tk in tokens):
+        raise ValueError(f"collate_tokens: windows on different grids {sorted({tuple(tk.shape) for tk in tokens})}")
     counts = np.array([tk.coords.shape[0] for tk in tokens])
     coords = np.concatenate([tk.coords for tk in tokens]).astype(np.int32)
     feats = np.concatenate([tk.feats for tk in tokens]).astype(np.float32)

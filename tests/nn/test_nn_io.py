@@ -23,7 +23,7 @@ CFG = {
 def test_slice_tokens_per_label_slot():
     ev = make_events([0, 500, 9_999, 10_000, 25_000, 25_001], [0, 8, 9, 639, 100, 100], [0, 0, 0, 479, 50, 50], [1, 0, 1, 1, 0, 0])
     cfg = InputConfig(downsample=8, slice_us=10_000, time_bins=2)
-    slices = slice_tokens(ev, (640, 480), cfg, n_slices=4)
+    slices = slice_tokens(ev, (640, 480), cfg, n_slices=4)  # slots start at the first event (t = 0)
     assert len(slices) == 4 and all(s.shape == (60, 80) for s in slices)
     s0 = slices[0]
     assert s0.coords.tolist() == [[0, 0], [0, 1]]

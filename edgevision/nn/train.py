@@ -1,0 +1,213 @@
+"""Training and evaluation of the eye tracker on a 3ET+-layout dataset.
+
+A run folder holds: ``state.pt`` (model, optimizer, scheduler, RNG, history; written atomically after every
+epoch, read by ``resume``), ``last.safetensors`` / ``best.safetensors`` (+ JSON) checkpoints, ``log.csv`` and
+PNG plots. The batch order and augmentation of epoch e come from ``numpy.random.default_rng([seed, e])``, so a
+run killed and resumed ends with the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from edgevision.atomic import atomic_path, write_bytes_atomic
+from edgevision.errors import CheckpointError, DatasetError
+from edgevision.nn.checkpoint import save_checkpoint
+from edgevision.nn.config import EyeConfig
+from edgevision.nn.eye_data import RecordingSlices, data_hash, load_split, make_batch, sequence_starts
+from edgevision.nn.eye_model import EyeTracker
+from edgevision.nn.metrics import eye_metrics
+
+STATE_FILE = "state.pt"
+LOG_FIELDS = ("epoch", "train_loss", "val_p1", "val_p3", "val_p5", "val_p10", "val_mean_distance", "lr", "seconds")
+
+
+def eye_loss(out: torch.Tensor, labels: torch.Tensor, sensor_size: tuple[int, int], closed_weight: float) -> torch.Tensor:
+    """Smooth-L1 in 80x60 pixels on open frames + ``closed_weight`` x BCE on the eye-closed logit."""
+    scale = out.new_tensor([80.0, 60.0])
+    true_xy = labels[..., :2] / labels.new_tensor(sensor_size)
+    closed = labels[..., 2]
+    open_ = closed < 0.5
+    err = F.smooth_l1_loss(out[..., :2] * scale, true_xy * scale, reduction="none").sum(-1)
+    xy = (err * open_).sum() / open_.sum().clamp(min=1)
+    return xy + closed_weight * F.binary_cross_entropy_with_logits(out[..., 2], closed)
+
+
+@torch.no_grad()
+def predict_recording(model: EyeTracker, rec: RecordingSlices, cfg: EyeConfig, device: str = "cpu", chunk: int = 1000) -> np.ndarray:
+    """Run the whole recording as one sequence -> [n, 3] (x, y in sensor pixels, closed probability)."""
+    model.eval()
+    feats = []
+    for s in range(0, rec.n, chunk):
+        e = min(s + chunk, rec.n)
+        x, _ = make_batch([rec], np.array([[0, s]]), e - s, device, downsample=cfg.input.downsample)
+        feats.append(model.backbone(x))
+    seq, _ = model.gru(torch.cat(feats).unsqueeze(0))
+    out = model.head(seq)[0].cpu().numpy().astype(np.float64)
+    out[:, 0] *= cfg.sensor_size[0]
+    out[:, 1] *= cfg.sensor_size[1]
+    out[:, 2] = 1.0 / (1.0 + np.exp(-out[:, 2]))
+    return out
+
+
+def evaluate(
+    model: EyeTracker, recs: list[RecordingSlices], cfg: EyeConfig, device: str = "cpu", rate: int = 100
+) -> tuple[dict, list[np.ndarray]]:
+    """Challenge metrics over recordings at ``rate`` Hz (100: every label; 20: every 5th) + the predictions."""
+    if 100 % rate:
+        raise ValueError(f"rate must divide 100 Hz, got {rate}")
+    step = 100 // rate
+    preds = [predict_recording(model, r, cfg, device) for r in recs]
+    pred = np.concatenate([p[::step] for p in preds])
+    lab = np.concatenate([r.labels[::step] for r in recs])
+    names = np.concatenate([[r.name] * len(r.labels[::step]) for r in recs])
+    return eye_metrics(pred[:, :2], lab, cfg.sensor_size, names, closed_prob=pred[:, 2]), preds
+
+
+def _split_train_val(root: Path, cfg: EyeConfig, cache: Path) -> tuple[list[RecordingSlices], list[RecordingSlices]]:
+    train = load_split(root, "train", cfg, cache)
+    try:
+        val = load_split(root, "val", cfg, cache)
+    except DatasetError:
+        val = []
+    if not val:  # hold out the last recordings of train
+        k = max(1, int(round(len(train) * cfg.train.val_fraction)))
+        if len(train) <= k:
+            raise DatasetError(f"{root}: need a val split or at least {k + 1} train recordings")
+        train, val = train[:-k], train[-k:]
+    return train, val
+
+
+def _lr_lambda(total_steps: int) -> Callable[[int], float]:
+    warm = max(1, total_steps // 20)
+    return lambda s: (s + 1) / warm if s < warm else 0.5 * (1 + math.cos(math.pi * (s - warm) / max(1, total_steps - warm)))
+
+
+def _rng_state() -> dict[str, Any]:
+    return {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def _save_state(path: Path, state: dict[str, Any]) -> None:
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    write_bytes_atomic(path, buf.getvalue())
+
+
+def train_eye(
+    cfg: EyeConfig,
+    data: str | Path,
+    out: str | Path,
+    *,
+    device: str = "cpu",
+    resume: bool = False,
+    cache_dir: str | Path | None = None,
+    on_epoch_end: Callable[[int, dict], None] | None = None,
+) -> dict[str, Any]:
+    """Train (or resume) in ``out``; returns the final summary (best validation metrics, paths, time)."""
+    out, data = Path(out), Path(data)
+    out.mkdir(parents=True, exist_ok=True)
+    cache = Path(cache_dir) if cache_dir else out / "cache"
+    state_path = out / STATE_FILE
+    state = None
+    if resume:
+        if not state_path.is_file():
+            raise CheckpointError(f"{state_path}: nothing to resume (start without --resume)")
+        state = torch.load(state_path, map_location="cpu", weights_only=False)
+        if state["config"] != cfg.to_dict():
+            raise CheckpointError(f"{state_path}: was trained with a different config; resume with the same --config/--epochs/--seed")
+    elif state_path.exists():
+        raise CheckpointError(f"{out}: already holds a run ({STATE_FILE}); pass --resume or choose a new --out")
+
+    tc = cfg.train
+    train, val = _split_train_val(data, cfg, cache)
+    starts = sequence_starts(train, tc.seq_len, tc.stride)
+    steps_per_epoch = max(1, len(starts) // tc.batch_size)
+    torch.manual_seed(tc.seed)
+    model = EyeTracker(cfg).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(steps_per_epoch * max(tc.epochs, 1)))
+    history: list[dict] = []
+    best: dict | None = None
+    first_epoch = 0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if state["rng"]["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        history, best, first_epoch = state["history"], state["best"], state["epoch"] + 1
+    dhash = data_hash(data)
+    meta_base = {"data": str(data), "data_hash": dhash, "train_recordings": len(train), "val_recordings": len(val)}
+
+    for epoch in range(first_epoch, tc.epochs):
+        t0 = time.perf_counter()
+        rng = np.random.default_rng([tc.seed, epoch])
+        order = rng.permutation(len(starts))[: steps_per_epoch * tc.batch_size].reshape(steps_per_epoch, tc.batch_size)
+        model.train()
+        losses = []
+        for idx in tqdm(order, desc=f"epoch {epoch + 1}/{tc.epochs}", leave=False):
+            x, lab = make_batch(train, starts[idx], tc.seq_len, device, rng, tc.jitter_px, cfg.sensor_size, cfg.input.downsample)
+            loss = eye_loss(model(x, len(idx), tc.seq_len), lab, cfg.sensor_size, tc.closed_weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+            opt.step()
+            sched.step()
+            losses.append(loss.item())
+        metrics, _ = evaluate(model, val, cfg, device)
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": float(np.mean(losses)),
+            **{f"val_{k}": metrics[k] for k in ("p1", "p3", "p5", "p10", "mean_distance")},
+            "lr": sched.get_last_lr()[0],
+            "seconds": time.perf_counter() - t0,
+        }
+        history.append(row)
+        meta = {**meta_base, "epoch": epoch + 1, "val_metrics": {k: v for k, v in metrics.items() if k != "per_recording"}}
+        save_checkpoint(out / "last.safetensors", model, cfg, meta)
+        if best is None or row["val_mean_distance"] < best["val_mean_distance"]:
+            best = row
+            save_checkpoint(out / "best.safetensors", model, cfg, meta)
+        _write_log(out / "log.csv", history)
+        _save_state(state_path, {
+            "config": cfg.to_dict(), "epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(), "rng": _rng_state(), "history": history, "best": best,
+        })
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, row)
+
+    if history:
+        from edgevision.nn.checkpoint import load_eye_tracker
+        from edgevision.nn.plots import plot_run
+
+        best_model, _ = load_eye_tracker(out / "best.safetensors", device)
+        metrics, preds = evaluate(best_model, val, cfg, device)
+        plot_run(out, history, val, preds, cfg)
+    return {
+        "run": str(out),
+        "best_checkpoint": str(out / "best.safetensors"),
+        "epochs": len(history),
+        "best_epoch": best["epoch"] if best else None,
+        "val": {k: best[f"val_{k}"] for k in ("p1", "p3", "p5", "p10", "mean_distance")} if best else {},
+        "train_seconds": float(sum(r["seconds"] for r in history)),
+        "train_sequences": int(len(starts)),
+    }
+
+
+def _write_log(path: Path, history: list[dict]) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=LOG_FIELDS)
+        w.writeheader()
+        w.writerows(history)
