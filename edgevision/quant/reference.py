@@ -1,0 +1,172 @@
+"""The NumPy integer reference: runs an IR :class:`~edgevision.ir.schema.Network` on one window, bit for bit.
+
+Every other consumer (torch integer path, fake-quant eval model, HLS C simulation, engine) is checked against
+this module. Semantics are those of :mod:`edgevision.ir.ops`; arithmetic is int64 throughout, neighbour lookup
+is one ``searchsorted`` on raster keys ``y * W + x`` per kernel offset, and no Python loop runs over sites.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from edgevision.errors import EventValidationError, IRError
+from edgevision.ir.ops import requant_bounds
+from edgevision.ir.schema import InputSpec, Layer, Network
+from edgevision.quant.requant import pool_average, requantize, round_half_up
+
+OFFSETS_3X3 = np.array([(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)], dtype=np.int64)  # k = (dy+1)*3 + dx+1
+
+Sparse = tuple[np.ndarray, np.ndarray]  # (coords int32 [N, 2] (y, x), int array [N, C])
+
+
+def quantize_input(feats_float: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """Float features [N, C] -> int8: ``q = clip(round_half_up(x / spec.scale), -2**(bits-1), 2**(bits-1) - 1)``.
+
+    Ties round towards +inf (``floor(x / scale + 0.5)``), the rule of the requantizer.
+    """
+    lim = 1 << (int(spec.bits) - 1)
+    q = round_half_up(np.asarray(feats_float, dtype=np.float64) / float(spec.scale))
+    return np.clip(q, -lim, lim - 1).astype(np.int8)
+
+
+def neighbor_table(coords: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """[N, 9] index of the active site at each 3x3 offset of every site (column ``(dy+1)*3 + dx+1``), -1 if none."""
+    h, w = shape
+    c = coords.astype(np.int64)
+    keys = c[:, 0] * w + c[:, 1]
+    ny = c[:, :1] + OFFSETS_3X3[:, 0]
+    nx = c[:, 1:] + OFFSETS_3X3[:, 1]
+    inside = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
+    q = ny * w + nx
+    pos = np.minimum(np.searchsorted(keys, q), max(len(keys) - 1, 0))
+    found = inside & (keys[pos] == q) if len(keys) else inside
+    return np.where(found, pos, -1)
+
+
+def gather_neighbors(feats: np.ndarray, nbr: np.ndarray) -> np.ndarray:
+    """[N, 9, C] int64 features of the 3x3 neighbours (zero where inactive)."""
+    padded = np.concatenate([feats.astype(np.int64), np.zeros((1, feats.shape[1]), np.int64)])
+    return padded[np.where(nbr < 0, feats.shape[0], nbr)]
+
+
+def downsample_sites(coords: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:
+    """Kernel-2 stride-2 geometry: (out coords [M, 2] raster order, parent [N], tap [N] = (y%2)*2 + x%2, out shape)."""
+    h, w = shape
+    oh, ow = -(-h // 2), -(-w // 2)
+    c = coords.astype(np.int64)
+    okeys, parent = np.unique((c[:, 0] // 2) * ow + c[:, 1] // 2, return_inverse=True)
+    out = np.stack([okeys // ow, okeys % ow], axis=1).astype(np.int32)
+    return out, parent.reshape(-1), (c[:, 0] % 2) * 2 + (c[:, 1] % 2), (oh, ow)
+
+
+def pool_cells(coords: np.ndarray, shape: tuple[int, int], grid: tuple[int, int]) -> np.ndarray:
+    """Cell index ``cy * gw + cx`` of every site, ``cy = y * gh // H``, ``cx = x * gw // W``."""
+    h, w = shape
+    gh, gw = grid
+    c = coords.astype(np.int64)
+    return (c[:, 0] * gh // h) * gw + c[:, 1] * gw // w
+
+
+def _bounds(attrs: dict[str, Any]) -> tuple[int, int]:
+    return requant_bounds(bool(attrs.get("relu", False)), int(attrs.get("act_max", 127)), int(attrs.get("bits", 8)))
+
+
+def _conv(lay: Layer, x: Sparse, shape: tuple[int, int]) -> Sparse:
+    coords, feats = x
+    w = lay.tensors["weight"].astype(np.int64)
+    co = w.shape[0]
+    if lay.op == "conv3x3_subm":
+        g = gather_neighbors(feats, neighbor_table(coords, shape)).reshape(len(coords), 9 * feats.shape[1])
+        acc = g @ w.reshape(co, -1).T
+    elif lay.op == "dwconv3x3_subm":
+        g = gather_neighbors(feats, neighbor_table(coords, shape))
+        acc = np.einsum("nkc,ck->nc", g, w.reshape(co, 9))
+    elif lay.op == "conv1x1":
+        acc = feats.astype(np.int64) @ w.T
+    else:  # conv2x2_s2
+        coords, parent, tap, _ = downsample_sites(coords, shape)
+        taps = np.zeros((len(coords) * 4, feats.shape[1]), np.int64)
+        taps[parent * 4 + tap] = feats
+        acc = taps.reshape(len(coords), 4 * feats.shape[1]) @ w.reshape(co, -1).T
+    acc = acc + lay.tensors["bias"].astype(np.int64)
+    lo, hi = _bounds(lay.attrs)
+    return coords, requantize(acc, lay.tensors["mult"], int(lay.attrs["shift"]), lo, hi).astype(np.int8)
+
+
+def _add(lay: Layer, a: Sparse, b: Sparse) -> Sparse:
+    if a[0].shape != b[0].shape or not np.array_equal(a[0], b[0]):
+        raise IRError(f"layer {lay.name!r} (add): inputs {lay.inputs} are on different site sets")
+    acc = a[1].astype(np.int64) * lay.tensors["mult_a"].astype(np.int64) + b[1].astype(np.int64) * lay.tensors["mult_b"].astype(np.int64)
+    lo, hi = _bounds(lay.attrs)
+    return a[0], requantize(acc, 1, int(lay.attrs["shift"]), lo, hi).astype(np.int8)
+
+
+def _pool(lay: Layer, x: Sparse, shape: tuple[int, int]) -> np.ndarray:
+    coords, feats = x
+    gh, gw = (int(g) for g in lay.attrs["grid"])
+    cell = pool_cells(coords, shape, (gh, gw))
+    sums = np.zeros((gh * gw, feats.shape[1]), np.int64)
+    np.add.at(sums, cell, feats.astype(np.int64))
+    counts = np.bincount(cell, minlength=gh * gw)
+    lo, hi = _bounds(lay.attrs)
+    return pool_average(sums, counts, lay.tensors["mult"], int(lay.attrs["shift"]), lo, hi).astype(np.int8).reshape(-1)
+
+
+def _fc(lay: Layer, v: np.ndarray) -> np.ndarray:
+    acc = lay.tensors["weight"].astype(np.int64) @ v.astype(np.int64) + lay.tensors["bias"].astype(np.int64)
+    if lay.attrs.get("requant"):
+        lo, hi = _bounds(lay.attrs)
+        return requantize(acc, lay.tensors["mult"], int(lay.attrs["shift"]), lo, hi).astype(np.int8)
+    if np.any(np.abs(acc) >= 1 << 31):
+        raise IRError(f"layer {lay.name!r} (fc): accumulator overflows int32 (max |acc| {np.abs(acc).max()})")
+    return acc.astype(np.int32)
+
+
+def check_tokens(net: Network, coords: np.ndarray, feats: np.ndarray) -> None:
+    """Raise :class:`EventValidationError` unless coords/feats are one window of ``net``'s input in raster order."""
+    spec = net.input
+    if coords.ndim != 2 or coords.shape[1] != 2 or feats.ndim != 2 or feats.shape[0] != coords.shape[0]:
+        raise EventValidationError(f"tokens: coords must be [N, 2] and feats [N, C], got {coords.shape} and {feats.shape}")
+    if feats.shape[1] != spec.channels:
+        raise EventValidationError(f"tokens: {feats.shape[1]} feature channels, the network input has {spec.channels}")
+    if len(coords):
+        y, x = coords[:, 0].astype(np.int64), coords[:, 1].astype(np.int64)
+        if y.min() < 0 or x.min() < 0 or y.max() >= spec.height or x.max() >= spec.width:
+            raise EventValidationError(f"tokens: coordinates outside the {spec.height}x{spec.width} input grid")
+        if np.any(np.diff(y * spec.width + x) <= 0):
+            raise EventValidationError("tokens: sites must be unique and in raster order (sort by y, then x)")
+
+
+def run_network(net: Network, coords: np.ndarray, feats: np.ndarray, return_all: bool = False) -> Any:
+    """Run ``net`` on one window: coords int32 [N, 2] (y, x) in raster order, feats int8 [N, C].
+
+    Returns the output layer's value: an int8 vector (pool, requantized fc) or int32 logits (fc without
+    requantization). With ``return_all``: a dict layer name -> (coords, int8 [N, C]) for sparse layers or the
+    vector for dense ones.
+    """
+    coords = np.asarray(coords)
+    feats = np.asarray(feats)
+    check_tokens(net, coords, feats)
+    shapes = net.shapes()
+    acts: dict[str, Any] = {"input": (coords.astype(np.int32), feats.astype(np.int8))}
+    for lay in net.layers:
+        xs = [acts[n] for n in lay.inputs]
+        if lay.op == "add":
+            acts[lay.name] = _add(lay, xs[0], xs[1])
+        elif lay.op == "pool":
+            acts[lay.name] = _pool(lay, xs[0], shapes[lay.inputs[0]])
+        elif lay.op == "fc":
+            acts[lay.name] = _fc(lay, xs[0])
+        else:
+            acts[lay.name] = _conv(lay, xs[0], shapes[lay.inputs[0]])
+    if return_all:
+        del acts["input"]
+        return acts
+    return acts[net.output]
+
+
+def dequantize_output(net: Network, vec: np.ndarray) -> np.ndarray:
+    """The output vector in real units: ``vec * scale`` of the output layer (float32)."""
+    return (np.asarray(vec, np.float64) * float(net.layer(net.output).attrs["scale"])).astype(np.float32)
