@@ -1,0 +1,100 @@
+"""The IR run in PyTorch on int64 tensors: batched (many windows at once, CPU or CUDA), bit-exact with
+:mod:`edgevision.quant.reference`.
+
+Sparse geometry and the convolutions themselves come from :mod:`edgevision.nn.sparse_ops` (they are exact on
+integer tensors); requantization and pooling are the integer rules of :mod:`edgevision.ir.ops`.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from edgevision.ir.ops import requant_bounds
+from edgevision.ir.schema import Layer, Network
+from edgevision.nn import sparse_ops
+from edgevision.nn.tensor import SparseTensor
+
+
+def requantize_t(acc: torch.Tensor, mult: torch.Tensor | int, shift: int, lo: int, hi: int) -> torch.Tensor:
+    """``clip((acc * mult + (1 << (shift - 1))) >> shift, lo, hi)`` on int64 tensors (round half up)."""
+    return torch.clamp((acc * mult + (1 << (shift - 1))) >> shift, lo, hi)
+
+
+def pool_t(feats: torch.Tensor, coords: torch.Tensor, shape: tuple[int, int], batch_size: int, lay: Layer,
+           mult: torch.Tensor) -> torch.Tensor:
+    """Integer grid pool of int64 ``feats`` [N, C] -> [B, gh * gw * C] (ordered cell_y, cell_x, c)."""
+    h, w = shape
+    gh, gw = (int(g) for g in lay.attrs["grid"])
+    c = coords.long()
+    cell = (c[:, 0] * gh + c[:, 1] * gh // h) * gw + c[:, 2] * gw // w
+    n_cells = batch_size * gh * gw
+    sums = feats.new_zeros(n_cells, feats.shape[1]).index_add_(0, cell, feats)
+    n = torch.bincount(cell, minlength=n_cells)[:, None]
+    den = n.clamp(min=1) << int(lay.attrs["shift"])
+    q = torch.div(sums * mult + (den >> 1), den, rounding_mode="floor")
+    lo, hi = _bounds(lay)
+    q = torch.where(n > 0, q.clamp(lo, hi), torch.zeros_like(q))
+    return q.reshape(batch_size, gh * gw * feats.shape[1])
+
+
+def _bounds(lay: Layer) -> tuple[int, int]:
+    a = lay.attrs
+    return requant_bounds(bool(a.get("relu", False)), int(a.get("act_max", 127)), int(a.get("bits", 8)))
+
+
+class TorchIntNetwork:
+    """An IR network ready to run on batches: ``net(x) -> int64 [B, D]`` for a SparseTensor of integer features."""
+
+    def __init__(self, net: Network, device: torch.device | str = "cpu") -> None:
+        self.net = net
+        self.device = torch.device(device)
+        self.tensors = {
+            lay.name: {k: torch.as_tensor(v.astype("int64"), device=self.device) for k, v in lay.tensors.items()}
+            for lay in net.layers
+        }
+
+    def __call__(self, x: SparseTensor, return_all: bool = False):
+        """Run on ``x`` (feats integer-valued [N, C], coords [N, 3] (b, y, x) sorted); the output layer as int64
+        [B, D], or with ``return_all`` every layer (SparseTensor of int64 features, or [B, D] tensors)."""
+        acts: dict[str, object] = {"input": SparseTensor(x.feats.to(self.device).long(), x.coords.to(self.device), x.shape, x.batch_size)}
+        nbr: dict[int, torch.Tensor] = {}
+        for lay in self.net.layers:
+            xs = [acts[n] for n in lay.inputs]
+            acts[lay.name] = self._layer(lay, xs, nbr)
+        if return_all:
+            del acts["input"]
+            return acts
+        return acts[self.net.output]
+
+    def _layer(self, lay: Layer, xs: list, nbr: dict[int, torch.Tensor]):
+        t = self.tensors[lay.name]
+        a = lay.attrs
+        if lay.op == "add":
+            p, q = xs
+            lo, hi = _bounds(lay)
+            return p.replace(requantize_t(p.feats * t["mult_a"] + q.feats * t["mult_b"], 1, int(a["shift"]), lo, hi))
+        if lay.op == "pool":
+            (p,) = xs
+            return pool_t(p.feats, p.coords, p.shape, p.batch_size, lay, t["mult"])
+        if lay.op == "fc":
+            (v,) = xs
+            acc = v @ t["weight"].t() + t["bias"]
+            if a.get("requant"):
+                lo, hi = _bounds(lay)
+                return requantize_t(acc, t["mult"], int(a["shift"]), lo, hi)
+            return acc
+        (p,) = xs
+        w = t["weight"]
+        if lay.op in ("conv3x3_subm", "dwconv3x3_subm"):
+            key = id(p.coords)
+            if key not in nbr:
+                nbr[key] = sparse_ops.subm_neighbors(p.coords, p.shape)
+            conv = sparse_ops.subm_conv3x3 if lay.op == "conv3x3_subm" else sparse_ops.dw_conv3x3
+            out = p.replace(conv(p.feats, nbr[key], w))
+        elif lay.op == "conv1x1":
+            out = p.replace(sparse_ops.conv1x1(p.feats, w))
+        else:
+            oc, parent, offset, oshape = sparse_ops.downsample2x2(p.coords, p.shape)
+            out = SparseTensor(sparse_ops.strided_conv2x2(p.feats, parent, offset, oc.shape[0], w), oc, oshape, p.batch_size)
+        lo, hi = _bounds(lay)
+        return out.replace(requantize_t(out.feats + t["bias"], t["mult"], int(a["shift"]), lo, hi))
