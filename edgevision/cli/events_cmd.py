@@ -1,7 +1,87 @@
-"""Commands of this stage (filled in by its owner)."""
+"""``edgevision events info|convert`` and ``edgevision bench events``."""
 
 from __future__ import annotations
 
+import argparse
+import re
+from typing import Any
+
+from edgevision.errors import ConfigError
+
+
+def _sensor(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    m = re.fullmatch(r"\s*(\d+)\s*[xX,]\s*(\d+)\s*", value)
+    if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1:
+        raise ConfigError(f"--sensor {value!r}: expected WIDTHxHEIGHT, e.g. 640x480")
+    return int(m.group(1)), int(m.group(2))
+
+
+def _info(args: argparse.Namespace) -> dict[str, Any]:
+    from edgevision.events.info import event_file_info
+
+    return event_file_info(args.path, format=args.format, sensor_size=_sensor(args.sensor))
+
+
+def _convert(args: argparse.Namespace) -> dict[str, Any]:
+    from edgevision.events.formats import detect_format, read_events, write_events, write_format
+
+    out_format = write_format(args.output, args.out_format)
+    in_format = detect_format(args.input, args.in_format)
+    events, sensor = read_events(args.input, format=in_format, sensor_size=_sensor(args.sensor))
+    write_events(args.output, events, sensor, format=out_format)
+    return {
+        "input": str(args.input),
+        "output": str(args.output),
+        "input_format": in_format,
+        "output_format": out_format,
+        "count": int(events.shape[0]),
+        "width": sensor.width,
+        "height": sensor.height,
+    }
+
+
+def _bench(args: argparse.Namespace) -> dict[str, Any]:
+    import json
+
+    from edgevision.atomic import write_text_atomic
+    from edgevision.bench.events import run_events_benchmark
+
+    if args.events < 1 or args.repeats < 1 or args.window_us < 1:
+        raise ConfigError("--events, --repeats and --window-us must be >= 1")
+    result = run_events_benchmark(
+        n_events=args.events,
+        sensor_size=_sensor(args.sensor),
+        window_us=args.window_us,
+        repeats=args.repeats,
+        file_format=args.file_format,
+    )
+    if args.output:
+        write_text_atomic(args.output, json.dumps(result, indent=2) + "\n")
+    return result
+
 
 def register(cli) -> None:
-    """Add this module's subcommands to ``cli``."""
+    """Add ``events info``, ``events convert`` and ``bench events``."""
+    p = cli.command("info", _info, "count, duration, rate, sensor size and polarity balance of an event file", group="events")
+    p.add_argument("path", help="event file (.npy .npz .h5 .csv .txt .raw .dat .aedat4)")
+    p.add_argument("--format", help="override the detected format (npy npz h5 csv evt dat aedat4)")
+    p.add_argument("--sensor", help="sensor size WIDTHxHEIGHT for files that do not store it")
+
+    p = cli.command("convert", _convert, "convert an event file to another format (atomic write)", group="events")
+    p.add_argument("input", help="input event file")
+    p.add_argument("output", help="output file; the format follows its extension unless --out-format is given")
+    p.add_argument("--sensor", help="sensor size WIDTHxHEIGHT (overrides the input's)")
+    p.add_argument("--in-format", help="override the detected input format (npy npz h5 csv evt dat aedat4)")
+    p.add_argument(
+        "--out-format", help="output format: npy npz h5 h5-3etplus h5-tonic csv evt2 evt3 dat aedat4 (default: extension)"
+    )
+
+    p = cli.command("events", _bench, "events/s of read + 10 ms windows + histogram tokens vs tonic ToFrame", group="bench")
+    p.add_argument("--events", type=int, default=20_000_000, help="synthetic stream length (default 20 M)")
+    p.add_argument("--sensor", default="640x480", help="sensor size WIDTHxHEIGHT (default 640x480)")
+    p.add_argument("--window-us", type=int, default=10_000, help="window length in microseconds (default 10 ms)")
+    p.add_argument("--repeats", type=int, default=3, help="repeats per stage; medians are reported (default 3)")
+    p.add_argument("--file-format", choices=("npy", "h5"), default="npy", help="file the read stage loads")
+    p.add_argument("--output", help="also write the JSON result to this file")

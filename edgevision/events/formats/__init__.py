@@ -29,7 +29,7 @@ from edgevision.atomic import atomic_path
 from edgevision.errors import EventFormatError, EventValidationError
 from edgevision.events.core import EVENT_DTYPE, SensorSize, validate_events
 from edgevision.events.formats import camera_files, hdf5, numpy_files, text
-from edgevision.events.formats.normalize import check_events, inferred_sensor_size, parse_sensor
+from edgevision.events.formats.normalize import check_events, parse_sensor
 
 READ_FORMATS = ("npy", "npz", "h5", "csv", "evt", "dat", "aedat4")
 WRITE_FORMATS = ("npy", "npz", "h5", "h5-3etplus", "h5-tonic", "csv", "evt2", "evt3", "dat", "aedat4")
@@ -51,18 +51,30 @@ DEFAULT_CHUNK_EVENTS = 1 << 20
 
 @dataclass
 class EventChunks:
-    """Chunks of one event file, read lazily: iterate to get EVENT_DTYPE arrays in time order."""
+    """Chunks of one event file, read lazily: iterate to get EVENT_DTYPE arrays in time order.
+
+    ``sensor_size`` is the file's (or the caller's) sensor, None when the file does not say; after a full
+    iteration ``extent`` is ``(max x + 1, max y + 1)`` over all events and :meth:`resolved_sensor` applies
+    the same rule as :func:`read_events`.
+    """
 
     path: Path
     format: str
-    sensor_size: SensorSize | None  # from the file (or the caller); None when the file does not say
+    sensor_size: SensorSize | None
     _chunks: Iterator[np.ndarray]
+    layout_sensor: SensorSize | None = None
+    extent: SensorSize = SensorSize(1, 1)
+
+    def resolved_sensor(self) -> SensorSize:
+        """The sensor size :func:`read_events` would return (valid after a full iteration)."""
+        return _resolve_sensor(self.sensor_size, self.layout_sensor, self.extent)
 
     def __iter__(self) -> Iterator[np.ndarray]:
         prev = None
         for chunk in self._chunks:
-            check_events(self.path, chunk, self.sensor_size, prev)
+            ext = check_events(self.path, chunk, self.sensor_size, prev)
             if chunk.shape[0]:
+                self.extent = SensorSize(max(self.extent[0], ext[0]), max(self.extent[1], ext[1]))
                 prev = int(chunk["t"][-1])
                 yield chunk
 
@@ -121,30 +133,38 @@ def iter_events(
         raise ValueError(f"chunk_events must be >= 1, got {chunk_events}")
     fmt = detect_format(path, format)
     given = parse_sensor(path, sensor_size)
+    layout_sensor = None
     if fmt == "npy":
         file_sensor, chunks = None, numpy_files.iter_npy(path, chunk_events)
     elif fmt == "npz":
         events, file_sensor = numpy_files.read_npz(path)
         chunks = (events[i : i + chunk_events] for i in range(0, events.shape[0], chunk_events))
     elif fmt == "h5":
-        file_sensor, chunks = hdf5.iter_hdf5(path, chunk_events)
+        file_sensor, layout_sensor, chunks = hdf5.iter_hdf5(path, chunk_events)
     elif fmt == "csv":
         file_sensor, chunks = text.iter_csv(path, chunk_events)
     else:
-        file_sensor, chunks = camera_files.open_camera_file(path, fmt)
-    return EventChunks(path, fmt, given or file_sensor, chunks)
+        file_sensor, chunks = camera_files.open_camera_file(path, fmt, given)
+    return EventChunks(path, fmt, given or file_sensor, chunks, layout_sensor)
 
 
 def read_events(
-    path: str | os.PathLike, format: str | None = None, sensor_size: tuple[int, int] | None = None
+    path: str | os.PathLike,
+    format: str | None = None,
+    sensor_size: tuple[int, int] | None = None,
+    mmap: bool = False,
 ) -> tuple[np.ndarray, SensorSize]:
-    """Read a whole event file: ``(events, sensor_size)``. ``sensor_size`` overrides the file's."""
+    """Read a whole event file: ``(events, sensor_size)``. ``sensor_size`` overrides the file's.
+
+    With ``mmap``, a ``.npy`` file already in EVENT_DTYPE is returned as a read-only memory map (no copy;
+    the file must stay in place while the array is used); other files are read normally.
+    """
     path = Path(path)
     fmt = detect_format(path, format)
     given = parse_sensor(path, sensor_size)
     layout_sensor = None
     if fmt == "npy":
-        events, file_sensor = numpy_files.read_npy(path), None
+        events, file_sensor = numpy_files.read_npy(path, mmap), None
     elif fmt == "npz":
         events, file_sensor = numpy_files.read_npz(path)
     elif fmt == "h5":
@@ -152,17 +172,20 @@ def read_events(
     elif fmt == "csv":
         events, file_sensor = text.read_csv(path)
     else:
-        file_sensor, chunks = camera_files.open_camera_file(path, fmt)
+        file_sensor, chunks = camera_files.open_camera_file(path, fmt, given)
         parts = list(chunks)
         events = np.concatenate(parts) if parts else np.empty(0, EVENT_DTYPE)
     sensor = given or file_sensor
-    check_events(path, events, sensor)
-    if sensor is None:
-        fits = layout_sensor is not None and (
-            events.size == 0 or (events["x"].max() < layout_sensor[0] and events["y"].max() < layout_sensor[1])
-        )
-        sensor = layout_sensor if fits else inferred_sensor_size(events)
-    return events, sensor
+    extent = check_events(path, events, sensor)
+    return events, _resolve_sensor(sensor, layout_sensor, extent)
+
+
+def _resolve_sensor(sensor: SensorSize | None, layout: SensorSize | None, extent: SensorSize) -> SensorSize:
+    if sensor is not None:
+        return sensor
+    if layout is not None and extent[0] <= layout[0] and extent[1] <= layout[1]:
+        return layout
+    return extent
 
 
 def write_format(path: str | os.PathLike, format: str | None = None) -> str:

@@ -50,14 +50,20 @@ def _dims(value) -> SensorSize | None:
     return None if value is None else SensorSize(int(value[0]), int(value[1]))
 
 
-def open_camera_file(path: Path, kind: str) -> tuple[SensorSize | None, Iterator[np.ndarray]]:
-    """Open ``path`` (kind ``evt`` / ``dat`` / ``aedat4``): its sensor size and an iterator of event chunks."""
+def open_camera_file(
+    path: Path, kind: str, fallback: SensorSize | None = None
+) -> tuple[SensorSize | None, Iterator[np.ndarray]]:
+    """Open ``path`` (kind ``evt`` / ``dat`` / ``aedat4``): its sensor size and an iterator of event chunks.
+
+    ``fallback`` is the sensor size for RAW/DAT files whose header has none.
+    """
+    dims = None if fallback is None else (int(fallback[0]), int(fallback[1]))
     aedat, dat, evt = _faery()
     with foreign_errors(path):
         if kind == "evt":
-            decoder = evt.Decoder(path, None, "evt3")
+            decoder = evt.Decoder(path, dims, "evt3")
         elif kind == "dat":
-            decoder = dat.Decoder(path, None, "dat2")
+            decoder = dat.Decoder(path, dims, "dat2")
             if decoder.event_type != "cd":
                 raise EventFormatError(path, f"DAT file holds {decoder.event_type!r} events, not 'cd' (change detection)")
         elif kind == "aedat4":

@@ -97,8 +97,8 @@ def read_hdf5(path: Path) -> tuple[np.ndarray, SensorSize | None, SensorSize | N
         return src.rows(0, src.n), src.sensor, src.fallback_sensor()
 
 
-def iter_hdf5(path: Path, chunk_events: int) -> tuple[SensorSize | None, Iterator[np.ndarray]]:
-    """The file's sensor size and an iterator over chunks of ``chunk_events`` rows."""
+def iter_hdf5(path: Path, chunk_events: int) -> tuple[SensorSize | None, SensorSize | None, Iterator[np.ndarray]]:
+    """The file's sensor size, the layout's default sensor and an iterator over chunks of ``chunk_events`` rows."""
     f = _open(path)
     with foreign_errors(path):
         try:
@@ -112,7 +112,7 @@ def iter_hdf5(path: Path, chunk_events: int) -> tuple[SensorSize | None, Iterato
             for start in range(0, src.n, chunk_events):
                 yield src.rows(start, min(start + chunk_events, src.n))
 
-    return src.sensor, chunks()
+    return src.sensor, src.fallback_sensor(), chunks()
 
 
 def write_hdf5(path: Path, events: np.ndarray, sensor_size: SensorSize, layout: str = "h5") -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+from numba import njit
 
 from edgevision.errors import EdgevisionError, EventFormatError
 from edgevision.events.core import EVENT_DTYPE, SensorSize
@@ -104,38 +105,48 @@ def structured_to_events(path: str | Path, arr: np.ndarray) -> np.ndarray:
     return columns_to_events(path, arr[tname], arr["x"], arr["y"], arr[pol])
 
 
+@njit(cache=True, nogil=True)
+def _scan_events(t, x, y):  # pragma: no cover - compiled
+    """One pass: index of the first decreasing timestamp (-1 if none), max x, max y."""
+    bad = -1
+    mx = 0
+    my = 0
+    for i in range(t.shape[0]):
+        if i and bad < 0 and t[i] < t[i - 1]:
+            bad = i
+        if x[i] > mx:
+            mx = x[i]
+        if y[i] > my:
+            my = y[i]
+    return bad, mx, my
+
+
 def check_events(
     path: str | Path, events: np.ndarray, sensor_size: tuple[int, int] | None, prev_t: int | None = None
-) -> np.ndarray:
-    """Check time order (also against the previous chunk's last time) and sensor bounds."""
+) -> SensorSize:
+    """Check time order (also against the previous chunk's last time) and sensor bounds.
+
+    Returns the events' extent ``(max x + 1, max y + 1)`` (``(1, 1)`` when empty): the inferred sensor size.
+    """
     t = events["t"]
-    if t.size:
-        if prev_t is not None and t[0] < prev_t:
-            raise EventFormatError(path, f"timestamps go backwards across a chunk border ({prev_t} -> {int(t[0])} us)")
-        if t.size > 1:
-            bad = np.flatnonzero(t[1:] < t[:-1])
-            if bad.size:
-                i = int(bad[0])
-                raise EventFormatError(
-                    path,
-                    f"timestamps not sorted ({bad.size} decreasing step(s), first at event {i + 1}: "
-                    f"{int(t[i])} -> {int(t[i + 1])} us); sort the events before saving",
-                )
-        if sensor_size is not None:
-            for field, limit in (("x", sensor_size[0]), ("y", sensor_size[1])):
-                m = int(events[field].max())
-                if m >= limit:
-                    raise EventFormatError(
-                        path, f"{field}={m} outside the sensor ({sensor_size[0]}x{sensor_size[1]}); pass the right sensor size"
-                    )
-    return events
-
-
-def inferred_sensor_size(events: np.ndarray) -> SensorSize:
-    """The smallest sensor holding the events: ``(max x + 1, max y + 1)`` (``(1, 1)`` when empty)."""
-    if events.size == 0:
+    if t.size == 0:
         return SensorSize(1, 1)
-    return SensorSize(int(events["x"].max()) + 1, int(events["y"].max()) + 1)
+    if prev_t is not None and t[0] < prev_t:
+        raise EventFormatError(path, f"timestamps go backwards across a chunk border ({prev_t} -> {int(t[0])} us)")
+    bad, mx, my = _scan_events(t, events["x"], events["y"])
+    if bad >= 0:
+        raise EventFormatError(
+            path,
+            f"timestamps not sorted (first decreasing step at event {bad}: {int(t[bad - 1])} -> {int(t[bad])} us); "
+            "sort the events before saving",
+        )
+    if sensor_size is not None:
+        for field, m, limit in (("x", mx, sensor_size[0]), ("y", my, sensor_size[1])):
+            if m >= limit:
+                raise EventFormatError(
+                    path, f"{field}={m} outside the sensor ({sensor_size[0]}x{sensor_size[1]}); pass the right sensor size"
+                )
+    return SensorSize(int(mx) + 1, int(my) + 1)
 
 
 def parse_sensor(path: str | Path, value) -> SensorSize | None:

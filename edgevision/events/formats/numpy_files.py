@@ -1,7 +1,8 @@
 """NumPy event files.
 
 - ``.npy``: one structured array with fields t, x, y, p (tonic's own arrays saved with ``np.save``);
-  no sensor size. Read whole, or chunked through a memory map (files larger than memory).
+  no sensor size. Read whole (optionally as a zero-copy read-only memory map), or chunked through a
+  memory map (files larger than memory).
 - ``.npz``: ``events`` (structured) or columns ``t``, ``x``, ``y``, ``p``, plus ``sensor_size`` = [width, height].
 Pickled objects are never loaded.
 """
@@ -27,9 +28,9 @@ def _load_npy(path: Path, mmap: bool) -> np.ndarray:
     return arr
 
 
-def read_npy(path: Path) -> np.ndarray:
-    """All events of a ``.npy`` file."""
-    arr = _load_npy(path, mmap=False)
+def read_npy(path: Path, mmap: bool = False) -> np.ndarray:
+    """All events of a ``.npy`` file; with ``mmap`` a read-only memory map when it already holds EVENT_DTYPE."""
+    arr = _load_npy(path, mmap=mmap)
     with foreign_errors(path):
         return structured_to_events(path, arr)
 
