@@ -1,0 +1,76 @@
+"""Training-free random-feature classifier in the spirit of DEPLM: a fixed random point-feature extractor
+(FPS + kNN groups, random ReLU features of each neighbour, max over the group, max and mean over groups)
+followed by a closed-form ridge-regression readout. Only the readout is fitted, in one linear solve."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from edgevision.recognition.points import group
+
+
+@dataclass
+class RandomFeaturesConfig:
+    num_points: int = 512
+    num_groups: int = 64
+    neighbours: int = 16
+    features: int = 512
+    weight_scale: float = 3.0
+    radius_scale: float = 10.0
+    ridge: float = 1e-2  # relative to the mean diagonal of the Gram matrix
+    seed: int = 0
+
+
+class RandomFeatures(nn.Module):
+    """``forward(points [B, N, 3])`` -> scores [B, classes]; ``fit(features, labels)`` solves the readout."""
+
+    input_kind = "points"
+    closed_form = True
+
+    def __init__(self, num_classes: int, cfg: RandomFeaturesConfig = RandomFeaturesConfig()) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.num_classes = num_classes
+        gen = torch.Generator().manual_seed(cfg.seed)
+        d = cfg.features
+        self.register_buffer("weight", torch.randn(6, d, generator=gen) * cfg.weight_scale)
+        self.register_buffer("bias", (torch.rand(d, generator=gen) - 0.5) * cfg.weight_scale)
+        self.register_buffer("mean", torch.zeros(2 * d))
+        self.register_buffer("scale", torch.ones(2 * d))
+        self.register_buffer("readout", torch.zeros(2 * d + 1, num_classes))
+
+    def features(self, points: torch.Tensor) -> torch.Tensor:
+        """Fixed random features [B, 2 * features] (max and mean over groups)."""
+        cfg = self.cfg
+        cents, nbrs = group(points, cfg.num_groups, cfg.neighbours)
+        x = torch.cat([(nbrs - cents.unsqueeze(2)) * cfg.radius_scale, nbrs], dim=-1)
+        local = F.relu(x @ self.weight + self.bias).amax(dim=2)  # [B, M, D]
+        return torch.cat([local.amax(dim=1), local.mean(dim=1)], dim=-1)
+
+    def _design(self, feats: torch.Tensor) -> torch.Tensor:
+        z = (feats - self.mean) / self.scale
+        return torch.cat([z, torch.ones_like(z[:, :1])], dim=1)
+
+    def fit(self, feats: torch.Tensor, labels: torch.Tensor) -> None:
+        """Ridge regression of one-hot targets on standardized features (closed form, float64)."""
+        feats = feats.double()
+        self.mean.copy_(feats.mean(0).float())
+        self.scale.copy_(feats.std(0).clamp_min(1e-6).float())
+        x = self._design(feats.float()).double()
+        y = F.one_hot(labels, self.num_classes).double()
+        gram = x.T @ x
+        lam = self.cfg.ridge * gram.diagonal().mean()
+        self.readout.copy_(torch.linalg.solve(gram + lam * torch.eye(gram.shape[0], dtype=gram.dtype), x.T @ y).float())
+
+    def forward(self, points: torch.Tensor) -> torch.Tensor:
+        return self._design(self.features(points)) @ self.readout
+
+    def loss(self, out: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(out, F.one_hot(labels, self.num_classes).float())
+
+    def scores(self, out: torch.Tensor) -> torch.Tensor:
+        return out

@@ -1,0 +1,346 @@
+"""Training and evaluation of the classifiers, with a run folder that survives being killed.
+
+Run folder::
+
+    run.json                 model, data spec, classes, model/window/training settings (fixed at creation)
+    model.safetensors        weights of the last finished epoch     (+ model.json: epoch, metrics)
+    optimizer.safetensors    optimizer state tensors                 (+ optimizer.json: the rest)
+    log.csv                  one row per epoch
+    curves.png, confusion.png, eval.json
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from edgevision.atomic import atomic_path, write_text_atomic
+from edgevision.errors import CheckpointError, ConfigError, DatasetError
+from edgevision.recognition.models import build_model, model_config
+from edgevision.recognition.sources import Source, open_source
+from edgevision.recognition.windows import WindowConfig, WindowSet, make_batch
+
+LOG_FIELDS = ("epoch", "lr", "train_loss", "train_acc", "test_window_acc", "test_recording_acc", "seconds")
+
+
+@dataclass
+class TrainSettings:
+    epochs: int = 30
+    batch_size: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    max_train_windows: int = 0  # 0 = all; otherwise a random subset per epoch (quick runs)
+
+
+def _json_cfg(cfg) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def _save_model(run: Path, model: torch.nn.Module, meta: dict) -> None:
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(run / "model.safetensors") as tmp:
+        save_file(state, str(tmp))
+    write_text_atomic(run / "model.json", json.dumps(meta, indent=1))
+
+
+def _save_optimizer(run: Path, opt: torch.optim.Optimizer) -> None:
+    sd = opt.state_dict()
+    tensors, rest = {}, {"param_groups": sd["param_groups"], "state": {}}
+    for idx, st in sd["state"].items():
+        rest["state"][str(idx)] = {}
+        for key, val in st.items():
+            if torch.is_tensor(val):
+                tensors[f"{idx}.{key}"] = val.contiguous()
+            else:
+                rest["state"][str(idx)][key] = val
+    with atomic_path(run / "optimizer.safetensors") as tmp:
+        save_file(tensors, str(tmp))
+    write_text_atomic(run / "optimizer.json", json.dumps(rest))
+
+
+def _load_optimizer(run: Path, opt: torch.optim.Optimizer) -> None:
+    rest = json.loads((run / "optimizer.json").read_text())
+    tensors = load_file(str(run / "optimizer.safetensors"))
+    state: dict[int, dict[str, Any]] = {int(i): dict(v) for i, v in rest["state"].items()}
+    for name, val in tensors.items():
+        idx, key = name.split(".", 1)
+        state.setdefault(int(idx), {})[key] = val
+    opt.load_state_dict({"state": state, "param_groups": rest["param_groups"]})
+
+
+def load_run(path: str | Path) -> tuple[torch.nn.Module, dict, dict]:
+    """(model with its last saved weights, run.json, model.json) from a run folder or its model.safetensors."""
+    path = Path(path)
+    run = path if path.is_dir() else path.parent
+    if not (run / "run.json").is_file() or not (run / "model.safetensors").is_file():
+        raise CheckpointError(f"{run}: not a finished run folder (needs run.json and model.safetensors); train with "
+                              "`edgevision train classify`")
+    info = json.loads((run / "run.json").read_text())
+    model = build_model(info["model"], len(info["classes"]), info["model_config"])
+    try:
+        model.load_state_dict(load_file(str(run / "model.safetensors")))
+    except (RuntimeError, KeyError) as exc:
+        raise CheckpointError(f"{run / 'model.safetensors'}: does not match the model in run.json ({exc})") from None
+    meta = json.loads((run / "model.json").read_text()) if (run / "model.json").is_file() else {}
+    return model, info, meta
+
+
+def predict(model: torch.nn.Module, windows: WindowSet, batch_size: int, seed: int = 0, progress: bool = False) -> np.ndarray:
+    """Class scores [W, C] of every window (eval mode; point sampling seeded for repeatability)."""
+    rng = np.random.default_rng(seed)
+    model.eval()
+    out = []
+    with torch.random.fork_rng(), torch.no_grad():
+        torch.manual_seed(seed)  # SpikePoint's Bernoulli rate coding draws from torch's generator
+        for start in tqdm(range(0, len(windows), batch_size), desc="eval", disable=not progress, leave=False):
+            idx = np.arange(start, min(start + batch_size, len(windows)))
+            batch = make_batch(windows, idx, model.input_kind, model.cfg, rng)
+            out.append(model.scores(model(batch)).float().numpy())
+    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+
+def accuracy(scores: np.ndarray, windows: WindowSet) -> dict[str, Any]:
+    """Window accuracy and per-recording voted accuracy (majority of window predictions, ties broken by the
+    summed normalized scores), plus the window-level confusion matrix."""
+    labels = windows.labels
+    pred = scores.argmax(1)
+    recs = windows.windows[:, 0]
+    uniq, inv = np.unique(recs, return_inverse=True)
+    c = scores.shape[1]
+    votes = np.zeros((len(uniq), c))
+    np.add.at(votes, (inv, pred), 1.0)
+    z = scores - scores.max(1, keepdims=True)
+    prob = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    tie = np.zeros((len(uniq), c))
+    np.add.at(tie, inv, prob)
+    rec_pred = (votes + 1e-3 * tie / np.maximum(tie.sum(1, keepdims=True), 1e-9)).argmax(1)
+    rec_label = windows.source.labels[uniq]
+    confusion = np.zeros((c, c), np.int64)
+    np.add.at(confusion, (labels, pred), 1)
+    return {
+        "window_acc": float((pred == labels).mean()) if len(labels) else 0.0,
+        "recording_acc": float((rec_pred == rec_label).mean()) if len(uniq) else 0.0,
+        "windows": int(len(labels)),
+        "recordings": int(len(uniq)),
+        "confusion": confusion.tolist(),
+    }
+
+
+def _plots(run: Path, rows: list[dict], confusion: np.ndarray, classes: list[str]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.5))
+    ep = [r["epoch"] for r in rows]
+    ax[0].plot(ep, [r["train_loss"] for r in rows], marker="o")
+    ax[0].set(xlabel="epoch", ylabel="train loss", title="loss")
+    for key in ("train_acc", "test_window_acc", "test_recording_acc"):
+        ax[1].plot(ep, [r[key] for r in rows], marker="o", label=key)
+    ax[1].set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1), title="accuracy")
+    ax[1].legend(fontsize=7)
+    fig.tight_layout()
+    _savefig(fig, run / "curves.png")
+    fig, ax = plt.subplots(figsize=(6, 5))
+    norm = confusion / np.maximum(confusion.sum(1, keepdims=True), 1)
+    im = ax.imshow(norm, vmin=0, vmax=1, cmap="Blues")
+    ax.set_xticks(range(len(classes)), classes, rotation=90, fontsize=6)
+    ax.set_yticks(range(len(classes)), classes, fontsize=6)
+    ax.set(xlabel="predicted", ylabel="true", title="test windows (row-normalized)")
+    fig.colorbar(im)
+    fig.tight_layout()
+    _savefig(fig, run / "confusion.png")
+    plt.close("all")
+
+
+def _savefig(fig, path: Path) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buf.getvalue())
+
+
+def _write_log(run: Path, rows: list[dict]) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=LOG_FIELDS)
+    w.writeheader()
+    w.writerows(rows)
+    write_text_atomic(run / "log.csv", buf.getvalue())
+
+
+def _read_log(run: Path) -> list[dict]:
+    if not (run / "log.csv").is_file():
+        return []
+    with open(run / "log.csv") as fh:
+        return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()} for row in csv.DictReader(fh)]
+
+
+def train_classifier(
+    model_name: str,
+    data: str,
+    out: str | Path,
+    *,
+    settings: TrainSettings = TrainSettings(),
+    model_overrides: dict[str, Any] | None = None,
+    window: WindowConfig = WindowConfig(),
+    resume: bool = False,
+    source: Source | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train ``model_name`` on the train split of ``data``, evaluating on the test split after every epoch.
+
+    With ``resume`` the run continues after its last saved epoch (settings come from run.json); without it an
+    existing run folder is an error. Returns the final metrics.
+    """
+    run = Path(out)
+    src = source or open_source(data)
+    if resume:
+        if not (run / "run.json").is_file():
+            raise CheckpointError(f"{run}: nothing to resume (no run.json); drop --resume to start a run")
+        info = json.loads((run / "run.json").read_text())
+        model_name, data = info["model"], info["data"]
+        model_overrides, window = info["model_config"], WindowConfig(**info["window"])
+        settings = TrainSettings(**{**info["train"], "epochs": settings.epochs if settings.epochs else info["train"]["epochs"]})
+    elif (run / "run.json").exists():
+        raise CheckpointError(f"{run}: already holds a run; pass --resume to continue it or choose another --out")
+    cfg = model_config(model_name, model_overrides)
+    torch.manual_seed(settings.seed)
+    model = build_model(model_name, len(src.classes), dataclasses.asdict(cfg))
+    train_idx, test_idx = src.indices("train"), src.indices("test")
+    if len(train_idx) == 0 or len(test_idx) == 0:
+        raise DatasetError(f"{data}: empty train or test split ({len(train_idx)} / {len(test_idx)} recordings)")
+    info = {
+        "model": model_name,
+        "data": data,
+        "classes": src.classes,
+        "sensor_size": list(src.sensor_size),
+        "model_config": _json_cfg(cfg),
+        "window": dataclasses.asdict(window),
+        "train": dataclasses.asdict(settings),
+    }
+    run.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(run / "run.json", json.dumps(info, indent=1))
+    train_ws = WindowSet(src, train_idx, window, progress=progress)
+    test_ws = WindowSet(src, test_idx, window, progress=progress)
+    if getattr(model, "closed_form", False):
+        return _fit_closed_form(model, run, train_ws, test_ws, settings, src, progress)
+    opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    rows: list[dict] = []
+    start = 0
+    if resume and (run / "model.safetensors").is_file():
+        model.load_state_dict(load_file(str(run / "model.safetensors")))
+        _load_optimizer(run, opt)
+        start = int(json.loads((run / "model.json").read_text())["epoch"])
+        rows = [r for r in _read_log(run) if r["epoch"] <= start]
+    rng = np.random.default_rng(settings.seed + start)
+    metrics: dict[str, Any] = json.loads((run / "eval.json").read_text()) if start and (run / "eval.json").is_file() else {}
+    for epoch in range(start + 1, settings.epochs + 1):
+        t0 = time.perf_counter()
+        lr = settings.lr * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / settings.epochs))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        order = rng.permutation(len(train_ws))
+        if settings.max_train_windows:
+            order = order[: settings.max_train_windows]
+        model.train()
+        losses, correct, seen = [], 0, 0
+        bs = settings.batch_size
+        n_batches = max(1, len(order) // bs)  # drop the ragged last batch (BatchNorm needs >= 2 samples)
+        for b in tqdm(range(n_batches), desc=f"epoch {epoch}/{settings.epochs}", disable=not progress, leave=False):
+            idx = order[b * bs : (b + 1) * bs]
+            batch = make_batch(train_ws, idx, model.input_kind, model.cfg, rng)
+            labels = torch.from_numpy(train_ws.labels[idx])
+            out_t = model(batch)
+            loss = model.loss(out_t, labels)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss))
+            correct += int((model.scores(out_t).argmax(1) == labels).sum())
+            seen += len(idx)
+        metrics = accuracy(predict(model, test_ws, bs * 2, progress=progress), test_ws)
+        rows.append(
+            dict(
+                epoch=epoch,
+                lr=lr,
+                train_loss=float(np.mean(losses)),
+                train_acc=correct / max(seen, 1),
+                test_window_acc=metrics["window_acc"],
+                test_recording_acc=metrics["recording_acc"],
+                seconds=time.perf_counter() - t0,
+            )
+        )
+        _save_optimizer(run, opt)
+        _save_model(run, model, {"epoch": epoch, **{k: v for k, v in rows[-1].items() if k != "epoch"}})
+        _write_log(run, rows)
+        write_text_atomic(run / "eval.json", json.dumps({"epoch": epoch, **metrics}))
+        _plots(run, rows, np.asarray(metrics["confusion"]), src.classes)
+    return _summary(run, rows, metrics)
+
+
+def _fit_closed_form(model, run: Path, train_ws: WindowSet, test_ws: WindowSet, settings: TrainSettings, src: Source, progress: bool):
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(settings.seed)
+    feats = []
+    with torch.no_grad():
+        for start in tqdm(range(0, len(train_ws), settings.batch_size), desc="features", disable=not progress, leave=False):
+            idx = np.arange(start, min(start + settings.batch_size, len(train_ws)))
+            feats.append(model.features(make_batch(train_ws, idx, model.input_kind, model.cfg, rng)))
+        model.fit(torch.cat(feats), torch.from_numpy(train_ws.labels))
+    train_scores = predict(model, train_ws, settings.batch_size * 2)
+    metrics = accuracy(predict(model, test_ws, settings.batch_size * 2, progress=progress), test_ws)
+    train_loss = float(model.loss(torch.from_numpy(train_scores), torch.from_numpy(train_ws.labels)))
+    rows = [
+        dict(
+            epoch=1,
+            lr=0.0,
+            train_loss=train_loss,
+            train_acc=float((train_scores.argmax(1) == train_ws.labels).mean()),
+            test_window_acc=metrics["window_acc"],
+            test_recording_acc=metrics["recording_acc"],
+            seconds=time.perf_counter() - t0,
+        )
+    ]
+    _save_model(run, model, {"epoch": 1, **rows[0]})
+    _write_log(run, rows)
+    write_text_atomic(run / "eval.json", json.dumps({"epoch": 1, **metrics}))
+    _plots(run, rows, np.asarray(metrics["confusion"]), src.classes)
+    return _summary(run, rows, metrics)
+
+
+def _summary(run: Path, rows: list[dict], metrics: dict) -> dict[str, Any]:
+    last = rows[-1] if rows else {}
+    return {
+        "run": str(run),
+        "epochs_done": int(last.get("epoch", 0)),
+        "train_loss": last.get("train_loss"),
+        "test_window_acc": metrics.get("window_acc"),
+        "test_recording_acc": metrics.get("recording_acc"),
+        "test_windows": metrics.get("windows"),
+        "test_recordings": metrics.get("recordings"),
+    }
+
+
+def evaluate_run(checkpoint: str | Path, data: str | None = None, part: str = "test", batch_size: int = 32) -> dict[str, Any]:
+    """Window and per-recording accuracy of a saved run on ``part`` of ``data`` (default: the run's data)."""
+    model, info, meta = load_run(checkpoint)
+    src = open_source(data or info["data"])
+    if list(src.classes) != list(info["classes"]):
+        raise ConfigError(f"{data}: classes {src.classes} differ from the run's {info['classes']}")
+    ws = WindowSet(src, src.indices(part), WindowConfig(**info["window"]), progress=False)
+    metrics = accuracy(predict(model, ws, batch_size), ws)
+    return {"model": info["model"], "data": data or info["data"], "part": part, "epoch": meta.get("epoch"), **metrics}

@@ -1,0 +1,82 @@
+"""Recordings -> fixed-length windows -> model inputs (point clouds or sparse tokens), batched for torch."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from edgevision.events.tokens import histogram_tokens
+from edgevision.nn.inputs import collate_tokens
+from edgevision.recognition.points import sample_points
+from edgevision.recognition.sources import Source
+
+
+@dataclass
+class WindowConfig:
+    window_us: int = 500_000
+    step_us: int = 250_000
+
+
+class WindowSet:
+    """All windows of the recordings ``indices`` of ``source``: ``windows`` rows (recording, t0, t1).
+
+    Windows never mix recordings; a recording shorter than one window gives one window over all of it.
+    Recordings are kept in a small LRU cache so consecutive windows of one recording read it once.
+    """
+
+    def __init__(self, source: Source, indices: np.ndarray, cfg: WindowConfig, cache: int = 64, progress: bool = True):
+        self.source, self.cfg = source, cfg
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._cache_size = cache
+        rows = []
+        for r in tqdm(indices, desc=f"windows {source.name}", disable=not progress, leave=False):
+            ev = self.events(int(r))
+            t_first = int(ev["t"][0]) if len(ev) else 0
+            t_last = int(ev["t"][-1]) + 1 if len(ev) else 1
+            n = max(1, 1 + (t_last - t_first - cfg.window_us) // cfg.step_us)
+            starts = t_first + np.arange(n, dtype=np.int64) * cfg.step_us
+            ends = np.minimum(starts + cfg.window_us, max(t_last, t_first + 1)) if n == 1 else starts + cfg.window_us
+            rows.append(np.stack([np.full(n, r, np.int64), starts, ends], axis=1))
+        self.windows = np.concatenate(rows) if rows else np.zeros((0, 3), np.int64)
+        self.labels = source.labels[self.windows[:, 0]] if len(self.windows) else np.zeros(0, np.int64)
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def events(self, recording: int) -> np.ndarray:
+        if recording in self._cache:
+            self._cache.move_to_end(recording)
+            return self._cache[recording]
+        ev = self.source.load(recording)
+        self._cache[recording] = ev
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return ev
+
+    def window_events(self, i: int) -> tuple[np.ndarray, int, int]:
+        r, t0, t1 = (int(v) for v in self.windows[i])
+        ev = self.events(r)
+        lo, hi = np.searchsorted(ev["t"], [t0, t1])
+        return ev[lo:hi], t0, t1
+
+
+def make_batch(windows: WindowSet, idx: np.ndarray, kind: str, model_cfg, rng: np.random.Generator):
+    """Inputs of the windows ``idx`` for a model of input ``kind`` ("points" or "tokens")."""
+    sensor = windows.source.sensor_size
+    if kind == "points":
+        pts = []
+        for i in idx:
+            ev, t0, t1 = windows.window_events(int(i))
+            pts.append(sample_points(ev, sensor, model_cfg.num_points, t0, t1, rng))
+        return torch.from_numpy(np.stack(pts))
+    toks = []
+    for i in idx:
+        ev, t0, t1 = windows.window_events(int(i))
+        toks.append(
+            histogram_tokens(ev, sensor, factor=model_cfg.downsample, time_bins=model_cfg.time_bins, t_start=t0, t_end=t1)
+        )
+    return collate_tokens(toks, model_cfg.input_clip)
