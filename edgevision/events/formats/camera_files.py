@@ -1,8 +1,10 @@
 """Camera vendor formats through faery's Rust codecs (natively chunked).
 
 - Prophesee EVT 2.0 / EVT 3.0 ``.raw`` (version and geometry from the ``%`` header; EVT3 is the default
-  when the header names none) and ``.dat`` (DAT 2, CD events). Written with ``zero_t0``: the first
-  timestamp goes into the header and is added back on reading, as Metavision does.
+  when the header names none) and ``.dat`` (DAT 2, CD or 2D events). Timestamps are written as they are
+  when the format's counter holds them (DAT and EVT2: last t < 2^32 us; EVT3: first t < 2^24 us), so
+  every reader sees the same times; otherwise the first timestamp moves to the header (``% t0`` /
+  ``% T0``, faery's ``zero_t0``), which faery adds back but readers such as expelliarmus ignore.
 - iniVation AEDAT 4 ``.aedat4``: the first event track; timestamps are absolute (Unix microseconds).
   Written with LZ4 compression.
 
@@ -46,8 +48,11 @@ def to_faery_events(events: np.ndarray) -> np.ndarray:
     return out
 
 
+_NO_SIZE = (65535, 65535)  # decoder fallback meaning "the header has no size"
+
+
 def _dims(value) -> SensorSize | None:
-    return None if value is None else SensorSize(int(value[0]), int(value[1]))
+    return None if value is None or tuple(value) == _NO_SIZE else SensorSize(int(value[0]), int(value[1]))
 
 
 def open_camera_file(
@@ -55,17 +60,18 @@ def open_camera_file(
 ) -> tuple[SensorSize | None, Iterator[np.ndarray]]:
     """Open ``path`` (kind ``evt`` / ``dat`` / ``aedat4``): its sensor size and an iterator of event chunks.
 
-    ``fallback`` is the sensor size for RAW/DAT files whose header has none.
+    ``fallback`` is the sensor size for RAW/DAT files whose header has none; without it such a file gets no
+    sensor size (the caller infers it from the events).
     """
-    dims = None if fallback is None else (int(fallback[0]), int(fallback[1]))
+    dims = _NO_SIZE if fallback is None else (int(fallback[0]), int(fallback[1]))
     aedat, dat, evt = _faery()
     with foreign_errors(path):
         if kind == "evt":
             decoder = evt.Decoder(path, dims, "evt3")
         elif kind == "dat":
             decoder = dat.Decoder(path, dims, "dat2")
-            if decoder.event_type != "cd":
-                raise EventFormatError(path, f"DAT file holds {decoder.event_type!r} events, not 'cd' (change detection)")
+            if decoder.event_type not in ("cd", "2d"):
+                raise EventFormatError(path, f"DAT file holds {decoder.event_type!r} events, not change detection (cd/2d)")
         elif kind == "aedat4":
             decoder = aedat.Decoder(path)
         else:
@@ -107,13 +113,15 @@ def write_camera_file(path: Path, events: np.ndarray, sensor_size: SensorSize, f
         kind, version = "aedat", None
     else:
         raise ValueError(f"unknown camera format {fmt!r}")
+    t = events["t"]
+    fits = events.shape[0] == 0 or (int(t[0]) < (1 << 24) if fmt == "evt3" else int(t[-1]) < (1 << 32))
     with foreign_errors(path, "write"):
         file_encoder.events_to_file(
             [to_faery_events(events)] if events.shape[0] else [],
             path,
             (int(sensor_size.width), int(sensor_size.height)),
             version=version,
-            zero_t0=True,
+            zero_t0=not fits,
             file_type=kind,
             use_write_suffix=False,
         )
