@@ -1,0 +1,202 @@
+"""One inference interface for every target: an event window (:class:`Tokens`) in, float32 features out.
+
+Backends (``BACKENDS``: name -> factory, extend with :func:`register_backend`):
+
+* ``torch``: the float backbone of an :class:`~edgevision.nn.eye_model.EyeTracker` (CPU).
+* ``int``: the NumPy integer reference on the IR (:mod:`edgevision.quant.reference`).
+* ``csim``: the simulated overlay (:mod:`edgevision.runtime.sim_overlay`) through the real driver code path,
+  computing with the C-simulated accelerator when :mod:`edgevision.fpga` provides one, else the reference.
+* ``pynq``: the board, through :mod:`edgevision.runtime.pynq_driver` on a ``pynq.Overlay``.
+
+The GRU and head stay on the host (:mod:`edgevision.runtime.tracker`); backends only run the backbone.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+from edgevision.errors import BackendError, ConfigError
+from edgevision.events.tokens import Tokens
+
+
+@dataclass
+class Inference:
+    """Features [F] float32, host wall time of the call and (accelerators) the reported cycle count."""
+
+    features: np.ndarray
+    seconds: float
+    cycles: int | None = None
+
+
+class Backend(Protocol):
+    name: str
+    feature_dim: int
+
+    def infer(self, tokens: Tokens) -> Inference: ...
+
+
+class TorchBackend:
+    """The float sparse backbone (``impl`` "torch" or "spconv", see :mod:`edgevision.nn.layers`)."""
+
+    name = "torch"
+
+    def __init__(self, model: Any, input_clip: float, impl: str = "torch") -> None:
+        self.model = model.eval()
+        self.input_clip = input_clip
+        self.impl = impl
+        self.feature_dim = int(model.backbone.feature_dim)
+
+    def infer(self, tokens: Tokens) -> Inference:
+        import torch
+
+        from edgevision.nn.inputs import collate_tokens
+
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            x = collate_tokens([tokens], self.input_clip)
+            feats = self.model.backbone(x, impl=self.impl)[0].numpy().astype(np.float32, copy=False)
+        return Inference(feats, time.perf_counter() - t0)
+
+
+class _IRBackend:
+    """Shared by the integer backends: quantize the window, run the integer network, dequantize."""
+
+    name = "ir"
+
+    def __init__(self, net: Any, input_clip: float) -> None:
+        from edgevision.runtime.pynq_driver import stream_spec
+
+        self.net = net
+        self.input_clip = input_clip
+        self.spec = stream_spec(net)
+        self.feature_dim = self.spec.out_len
+
+    def quantize(self, tokens: Tokens) -> tuple[np.ndarray, np.ndarray]:
+        from edgevision.quant.reference import quantize_input
+
+        if tuple(tokens.shape) != (self.net.input.height, self.net.input.width):
+            raise ConfigError(
+                f"window grid {tuple(tokens.shape)} does not match the IR input {self.net.input.height}x{self.net.input.width}; "
+                "use the checkpoint's downsample factor"
+            )
+        return tokens.coords, quantize_input(np.minimum(tokens.feats, self.input_clip), self.net.input)
+
+    def _vector(self, coords: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, int | None]:
+        raise NotImplementedError
+
+    def infer(self, tokens: Tokens) -> Inference:
+        from edgevision.quant.reference import dequantize_output
+
+        t0 = time.perf_counter()
+        vec, cycles = self._vector(*self.quantize(tokens))
+        return Inference(dequantize_output(self.net, vec), time.perf_counter() - t0, cycles)
+
+
+class IntBackend(_IRBackend):
+    """The NumPy integer reference (bit-exact definition of the accelerator)."""
+
+    name = "int"
+
+    def _vector(self, coords: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, int | None]:
+        from edgevision.quant.reference import run_network
+
+        return run_network(self.net, coords, q), None
+
+
+class DriverBackend(_IRBackend):
+    """An accelerator behind :class:`~edgevision.runtime.pynq_driver.AcceleratorDriver` (board or simulation)."""
+
+    def __init__(self, name: str, net: Any, input_clip: float, overlay: Any, allocate: Callable[..., np.ndarray],
+                 timeout_s: float = 1.0, compute_name: str = "") -> None:
+        from edgevision.runtime.pynq_driver import AcceleratorDriver
+
+        super().__init__(net, input_clip)
+        self.name = name
+        self.compute_name = compute_name
+        self.driver = AcceleratorDriver(overlay, self.spec, allocate, timeout_s)
+
+    def _vector(self, coords: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, int | None]:
+        run = self.driver.run(coords, q)
+        return run.output, run.cycles
+
+
+def reference_compute(net: Any) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The accelerator's function computed by the NumPy reference."""
+    from edgevision.quant.reference import run_network
+
+    return lambda coords, feats: run_network(net, coords, feats)
+
+
+def csim_compute(net: Any) -> tuple[Callable[[np.ndarray, np.ndarray], Any], str]:
+    """The C-simulated accelerator for ``net`` when the FPGA stage can build one, else the reference.
+
+    Returns ``(compute, what)`` with ``what`` naming the implementation ("csim" or "reference: <reason>").
+    """
+    try:
+        from edgevision.fpga import csim  # noqa: F401  (the FPGA stage's C simulation, when installed)
+    except ImportError as exc:
+        return reference_compute(net), f"reference (C simulation unavailable: {exc})"
+    try:
+        sim = csim.build_csim(net)
+    except BackendError as exc:
+        return reference_compute(net), f"reference (C simulation unavailable: {exc})"
+    return sim.run_tokens, "csim"
+
+
+def make_int(net: Any, input_clip: float, **_: Any) -> Backend:
+    return IntBackend(net, input_clip)
+
+
+def make_csim(net: Any, input_clip: float, timeout_s: float = 1.0, compute: Callable | None = None, **_: Any) -> Backend:
+    from edgevision.runtime.sim_overlay import SimOverlay
+
+    what = "given"
+    if compute is None:
+        compute, what = csim_compute(net)
+    spec_net = net.input
+    overlay = SimOverlay(compute, spec_net.channels, _out_dtype(net), (spec_net.height, spec_net.width))
+    return DriverBackend("csim", net, input_clip, overlay, overlay.allocate, timeout_s, what)
+
+
+def make_pynq(net: Any, input_clip: float, bitstream: str | Path | None = None, timeout_s: float = 1.0, **_: Any) -> Backend:
+    from edgevision.runtime.pynq_driver import open_board_overlay
+
+    if bitstream is None:
+        raise ConfigError("the pynq backend needs --bitstream X.bit (with X.hwh beside it)")
+    overlay, allocate = open_board_overlay(bitstream)
+    return DriverBackend("pynq", net, input_clip, overlay, allocate, timeout_s, "board")
+
+
+def make_torch(model: Any, input_clip: float, impl: str = "torch", **_: Any) -> Backend:
+    return TorchBackend(model, input_clip, impl)
+
+
+def _out_dtype(net: Any) -> type:
+    from edgevision.runtime.pynq_driver import stream_spec
+
+    return stream_spec(net).out_dtype
+
+
+BACKENDS: dict[str, Callable[..., Backend]] = {"torch": make_torch, "int": make_int, "csim": make_csim, "pynq": make_pynq}
+NEEDS_IR = {"int", "csim", "pynq"}
+
+
+def register_backend(name: str, factory: Callable[..., Backend], needs_ir: bool = False) -> None:
+    """Add a backend: ``factory(model=..., net=..., input_clip=..., **options) -> Backend``."""
+    BACKENDS[name] = factory
+    if needs_ir:
+        NEEDS_IR.add(name)
+
+
+def make_backend(name: str, **kwargs: Any) -> Backend:
+    """Build backend ``name``; factories take what they need from ``model``, ``net``, ``input_clip``, options."""
+    if name not in BACKENDS:
+        raise ConfigError(f"unknown backend {name!r}; choose one of {sorted(BACKENDS)}")
+    if name in NEEDS_IR and kwargs.get("net") is None:
+        raise ConfigError(f"backend {name!r} runs the quantized IR: pass --model QDIR (an `edgevision quantize` output)")
+    return BACKENDS[name](**kwargs)

@@ -1,0 +1,194 @@
+"""Drawing and writing the tracker's output: event frames with pupil marker, trail, eye-closed indicator, HUD
+and legend; an annotated video (MP4 mp4v, verified by decoding, else MJPG AVI) and a JSONL of predictions.
+
+Palettes (RGB): ``metavision`` (the Metavision SDK dark theme, default), ``dv`` (DV's light theme), ``gray``.
+A frame shows one window's events (10 ms accumulation); the video runs at 25 fps, one frame per 4 windows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgevision.atomic import atomic_path
+from edgevision.errors import ConfigError
+from edgevision.runtime.sources import WINDOW_US, TrackWindow
+from edgevision.runtime.tracker import Prediction
+
+
+@dataclass(frozen=True)
+class Palette:
+    """Background, ON and OFF colours (RGB) plus the overlay colours."""
+
+    background: tuple[int, int, int]
+    on: tuple[int, int, int]
+    off: tuple[int, int, int]
+    pupil: tuple[int, int, int] = (255, 170, 0)
+    label: tuple[int, int, int] = (80, 220, 100)
+    text: tuple[int, int, int] = (235, 235, 235)
+
+
+PALETTES = {
+    "metavision": Palette((30, 37, 52), (255, 255, 255), (64, 126, 200)),
+    "dv": Palette((255, 255, 255), (0, 0, 139), (90, 90, 90), text=(20, 20, 20)),
+    "gray": Palette((128, 128, 128), (255, 255, 255), (0, 0, 0), text=(255, 255, 0)),
+}
+
+
+def get_palette(name: str) -> Palette:
+    if name not in PALETTES:
+        raise ConfigError(f"unknown palette {name!r}; choose one of {sorted(PALETTES)}")
+    return PALETTES[name]
+
+
+def _bgr(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
+    return (rgb[2], rgb[1], rgb[0])
+
+
+class FrameRenderer:
+    """Keeps the pupil trail and turns (window, prediction, HUD values) into a BGR frame."""
+
+    def __init__(self, sensor_size: tuple[int, int], palette: Palette, trail: int = 25) -> None:
+        self.size = (int(sensor_size[0]), int(sensor_size[1]))
+        self.palette = palette
+        self.trail: deque[tuple[int, int]] = deque(maxlen=trail)
+
+    def track(self, pred: Prediction) -> None:
+        """Add a prediction to the trail (call for every window, drawn or not)."""
+        self.trail.append((int(round(pred.x)), int(round(pred.y))))
+
+    def draw(self, window: TrackWindow, pred: Prediction, hud: dict[str, str]) -> np.ndarray:
+        import cv2
+
+        w, h = self.size
+        pal = self.palette
+        img = np.empty((h, w, 3), np.uint8)
+        img[:] = _bgr(pal.background)
+        ev = window.events
+        if ev.shape[0]:
+            colours = np.array([_bgr(pal.off), _bgr(pal.on)], np.uint8)
+            img[ev["y"], ev["x"]] = colours[ev["p"]]
+        if len(self.trail) > 1:
+            pts = np.array(self.trail, np.int32).reshape(-1, 1, 2)
+            cv2.polylines(img, [pts], False, _bgr(pal.pupil), 1, cv2.LINE_AA)
+        if pred.label is not None:
+            cv2.circle(img, (int(pred.label[0]), int(pred.label[1])), 9, _bgr(pal.label), 1, cv2.LINE_AA)
+        centre = (int(round(pred.x)), int(round(pred.y)))
+        cv2.drawMarker(img, centre, _bgr(pal.pupil), cv2.MARKER_CROSS, 18, 2, cv2.LINE_AA)
+        cv2.circle(img, centre, 6, _bgr(pal.pupil), 2, cv2.LINE_AA)
+        if pred.closed_prob > 0.5:
+            cv2.rectangle(img, (w - 150, 8), (w - 8, 36), (40, 40, 220), -1)
+            cv2.putText(img, "EYE CLOSED", (w - 142, 29), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2, cv2.LINE_AA)
+        y = 22
+        for key, value in hud.items():
+            cv2.putText(img, f"{key}: {value}", (10, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, _bgr(pal.text), 1, cv2.LINE_AA)
+            y += 20
+        self._legend(img, pred.label is not None)
+        return img
+
+    def _legend(self, img: np.ndarray, labelled: bool) -> None:
+        import cv2
+
+        pal = self.palette
+        items = [("ON", pal.on), ("OFF", pal.off), ("pupil", pal.pupil)] + ([("label", pal.label)] if labelled else [])
+        x, y = 10, img.shape[0] - 12
+        for name, colour in items:
+            cv2.rectangle(img, (x, y - 10), (x + 12, y + 2), _bgr(colour), -1)
+            cv2.rectangle(img, (x, y - 10), (x + 12, y + 2), _bgr(pal.text), 1)
+            cv2.putText(img, name, (x + 17, y), cv2.FONT_HERSHEY_SIMPLEX, 0.45, _bgr(pal.text), 1, cv2.LINE_AA)
+            x += 30 + 9 * len(name)
+
+
+def hud_values(pred: Prediction, backend: str, fps: float, events_per_s: float, dropped: int) -> dict[str, str]:
+    """The HUD lines: backend, accumulation window, event rate, loop rate, latency, drops."""
+    return {
+        "backend": backend,
+        "window": f"{WINDOW_US // 1000} ms",
+        "events": f"{events_per_s / 1e6:.2f} Mev/s",
+        "loop": f"{fps:.0f} windows/s",
+        "latency": f"{pred.latency_ms:.2f} ms",
+        "dropped": str(dropped),
+    }
+
+
+class VideoOutput:
+    """An annotated video written atomically: MP4 (mp4v) if it decodes back, else MJPG AVI."""
+
+    def __init__(self, path_stem: Path, size: tuple[int, int], fps: float = 25.0) -> None:
+        import cv2
+
+        self.size = size
+        self.fps = fps
+        self.frames = 0
+        self._ctx = None
+        for ext, fourcc in ((".mp4", "mp4v"), (".avi", "MJPG")):
+            target = path_stem.with_suffix(ext)
+            ctx = atomic_path(target)
+            tmp = ctx.__enter__()
+            writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*fourcc), fps, size)
+            if writer.isOpened():
+                self._ctx, self.tmp, self.path, self.writer, self.fourcc = ctx, tmp, target, writer, fourcc
+                break
+            writer.release()
+            _abort(ctx)
+        if self._ctx is None:
+            raise ConfigError(f"{path_stem}: OpenCV has neither an mp4v nor an MJPG encoder; install opencv-python-headless")
+
+    def write(self, frame: np.ndarray) -> None:
+        self.writer.write(frame)
+        self.frames += 1
+
+    def close(self) -> Path:
+        """Finish the file and check that OpenCV decodes it back (frame count > 0)."""
+        self.writer.release()
+        if self.frames and decoded_frames(self.tmp) == 0:
+            _abort(self._ctx)
+            raise ConfigError(f"{self.path}: the written video does not decode ({self.fourcc}); try another OpenCV build")
+        self._ctx.__exit__(None, None, None)
+        return self.path
+
+
+def _abort(ctx: Any) -> None:
+    try:
+        ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
+    except RuntimeError:
+        pass
+
+
+def decoded_frames(path: str | Path) -> int:
+    """Frames OpenCV can decode from ``path`` (0 when it cannot open it)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    try:
+        while cap.isOpened():
+            ok, _ = cap.read()
+            if not ok:
+                break
+            n += 1
+    finally:
+        cap.release()
+    return n
+
+
+class JsonlOutput:
+    """Predictions, one JSON object a line, written atomically when closed."""
+
+    def __init__(self, path: Path) -> None:
+        self._ctx = atomic_path(path)
+        self.path = path
+        self._fh = open(self._ctx.__enter__(), "w")
+
+    def write(self, pred: Prediction) -> None:
+        self._fh.write(json.dumps(pred.record()) + "\n")
+
+    def close(self) -> Path:
+        self._fh.close()
+        self._ctx.__exit__(None, None, None)
+        return self.path

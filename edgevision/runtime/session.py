@@ -1,0 +1,153 @@
+"""Putting the runtime together for the CLI: model + backend + source + outputs -> tracker run -> summary.
+
+``track`` is ``edgevision track``; ``demo`` is ``edgevision demo`` (synthetic camera, shipped checkpoint and
+quantized IR on the C-simulated accelerator, headless outputs in ``runs/demo``).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from edgevision.atomic import write_text_atomic
+from edgevision.errors import BackendError, ConfigError
+from edgevision.runtime.sources import WINDOW_US, Source, TrackWindow, open_source
+from edgevision.runtime.tracker import Prediction, TrackerLoop
+
+DEFAULT_CHECKPOINT = "models/eye_small.safetensors"
+DEFAULT_IR = "models/eye_small_int8"
+FRAME_PERIOD_US = 40_000  # 25 fps video / display
+
+
+def resolve(path: str | Path) -> Path:
+    """``path`` as given, or relative to the source checkout (so ``models/...`` works from any directory)."""
+    p = Path(path)
+    if p.exists() or p.is_absolute():
+        return p
+    root = Path(__file__).resolve().parents[2] / p
+    return root if root.exists() else p
+
+
+def load_backend(name: str, checkpoint: str | Path, model_dir: str | Path | None, bitstream: str | Path | None = None,
+                 timeout_s: float = 1.0) -> tuple[Any, Any, Any]:
+    """(backend, EyeTracker, config) for backend ``name``; IR backends check the IR matches the checkpoint."""
+    from edgevision.nn.checkpoint import load_eye_tracker
+    from edgevision.runtime.backends import NEEDS_IR, make_backend
+
+    model, cfg = load_eye_tracker(resolve(checkpoint))
+    net = None
+    if name in NEEDS_IR:
+        from edgevision.ir.schema import load_ir
+
+        net = load_ir(resolve(model_dir or DEFAULT_IR))
+    backend = make_backend(name, model=model, net=net, input_clip=cfg.input.input_clip, bitstream=bitstream, timeout_s=timeout_s)
+    if backend.feature_dim != model.backbone.feature_dim:
+        raise ConfigError(f"backend {name!r} yields {backend.feature_dim} features but the checkpoint's GRU expects "
+                          f"{model.backbone.feature_dim}; quantize this checkpoint (edgevision quantize)")
+    return backend, model, cfg
+
+
+class OutputSink:
+    """Per-prediction handler: trail, JSONL, rendered frames (video file and/or live window)."""
+
+    def __init__(self, sensor_size: tuple[int, int], backend: str, out_dir: Path | None, live: bool, palette: str = "metavision") -> None:
+        from edgevision.runtime.render import FrameRenderer, JsonlOutput, VideoOutput, get_palette
+
+        self.renderer = FrameRenderer(sensor_size, get_palette(palette))
+        self.backend = backend
+        self.video = VideoOutput(out_dir / "track", tuple(sensor_size)) if out_dir is not None else None
+        self.jsonl = JsonlOutput(out_dir / "predictions.jsonl") if out_dir is not None else None
+        self.live = live
+        self.stop = threading.Event()
+        self.next_frame_t: int | None = None
+        self.rate = 0.0
+        self._last = time.perf_counter()
+        self.dropped = lambda: 0
+        if live:
+            import cv2
+
+            try:
+                cv2.namedWindow("edgevision", cv2.WINDOW_AUTOSIZE)
+            except cv2.error:
+                raise BackendError("this OpenCV build has no GUI (opencv-python-headless): use --headless --out DIR") from None
+
+    def __call__(self, window: TrackWindow, pred: Prediction) -> None:
+        from edgevision.runtime.render import hud_values
+
+        now = time.perf_counter()
+        dt = max(now - self._last, 1e-6)
+        self._last = now
+        self.rate = 1.0 / dt if self.rate == 0 else 0.95 * self.rate + 0.05 / dt
+        self.renderer.track(pred)
+        if self.jsonl is not None:
+            self.jsonl.write(pred)
+        if self.next_frame_t is None:
+            self.next_frame_t = pred.t_us
+        if pred.t_us < self.next_frame_t or (self.video is None and not self.live):
+            return
+        self.next_frame_t += FRAME_PERIOD_US * ((pred.t_us - self.next_frame_t) // FRAME_PERIOD_US + 1)
+        ev_rate = window.events.shape[0] / (WINDOW_US * 1e-6)
+        frame = self.renderer.draw(window, pred, hud_values(pred, self.backend, self.rate, ev_rate, self.dropped()))
+        if self.video is not None:
+            self.video.write(frame)
+        if self.live:
+            import cv2
+
+            cv2.imshow("edgevision", frame)
+            if cv2.waitKey(1) & 0xFF in (27, ord("q")):
+                self.stop.set()
+
+    def close(self) -> dict[str, str]:
+        files = {}
+        if self.video is not None:
+            files["video"] = str(self.video.close())
+        if self.jsonl is not None:
+            files["predictions"] = str(self.jsonl.close())
+        if self.live:
+            import cv2
+
+            cv2.destroyAllWindows()
+        return files
+
+
+def run_tracker(backend: Any, model: Any, cfg: Any, source: Source, out_dir: Path | None, live: bool,
+                palette: str = "metavision", queue_size: int = 4) -> dict[str, Any]:
+    """Run the loop with outputs; writes ``summary.json`` into ``out_dir`` when given."""
+    loop = TrackerLoop(backend, model, cfg, queue_size)
+    sink = OutputSink(source.sensor_size, backend.name, out_dir, live, palette)
+    try:
+        summary = loop.run(source, sink, sink.stop)
+    finally:
+        files = sink.close()
+    summary["source"] = source.name
+    summary.update(files)
+    if out_dir is not None:
+        summary["summary"] = str(out_dir / "summary.json")
+        write_text_atomic(out_dir / "summary.json", json.dumps(summary, indent=1))
+    return summary
+
+
+def track(source: str, backend: str, checkpoint: str | None, model_dir: str | None, headless: bool, out: str | None,
+          seconds: float | None, fast: bool = False, palette: str = "metavision", bitstream: str | None = None) -> dict[str, Any]:
+    """``edgevision track``: one source through one backend, live window or headless files."""
+    if headless and out is None:
+        raise ConfigError("--headless needs --out DIR for the video, predictions and summary")
+    be, model, cfg = load_backend(backend, checkpoint or DEFAULT_CHECKPOINT, model_dir, bitstream)
+    src = open_source(source, seconds=seconds, realtime=not fast)
+    return run_tracker(be, model, cfg, src, Path(out) if out else None, live=not headless, palette=palette)
+
+
+def demo(out: str = "runs/demo", seconds: float = 10.0, backend: str = "csim") -> dict[str, Any]:
+    """``edgevision demo``: the synthetic eye camera tracked by the shipped int8 model on the simulated accelerator."""
+    if backend not in ("csim", "int"):
+        raise ConfigError(f"the demo runs the quantized model on 'csim' or 'int', not {backend!r}")
+    t0 = time.perf_counter()
+    be, model, cfg = load_backend(backend, DEFAULT_CHECKPOINT, DEFAULT_IR)
+    setup_s = time.perf_counter() - t0
+    summary = run_tracker(be, model, cfg, open_source("synthetic", seconds=seconds), Path(out), live=False)
+    summary["accelerator"] = getattr(be, "compute_name", backend)
+    summary["setup_s"] = setup_s
+    return summary

@@ -1,0 +1,224 @@
+"""Event sources for the tracker, each a stream of fixed 10 ms :class:`TrackWindow` s.
+
+``synthetic`` (built-in near-eye camera, labelled), ``file:PATH`` (replay, real-time paced or as fast as
+possible; a 3ET+ ``label.txt`` beside the file adds labels), ``camera:N`` / ``video:PATH`` (OpenCV frames
+through the DVS emulator) and ``dv`` (a live iniVation camera via dv-processing).
+
+``realtime`` sources deliver a window only once its end time has passed on the wall clock, like a camera;
+the others deliver as fast as they can (the tracker then applies back-pressure instead of dropping).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from edgevision.errors import BackendError, ConfigError
+from edgevision.events.core import EVENT_DTYPE
+
+WINDOW_US = 10_000
+
+
+@dataclass
+class TrackWindow:
+    """One window: ``[t_start, t_end)`` in us, its events, and its label (x, y, closed) in sensor px if known."""
+
+    index: int
+    t_start: int
+    t_end: int
+    events: np.ndarray
+    label: np.ndarray | None = None
+    ready: float | None = None  # perf_counter() when the window entered the tracker's queue
+
+
+class Source:
+    """Base: ``sensor_size`` (width, height), ``realtime``, ``labelled``, iteration yields windows."""
+
+    name = "source"
+    sensor_size: tuple[int, int] = (640, 480)
+    realtime = False
+    labelled = False
+
+    def windows(self) -> Iterator[TrackWindow]:
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[TrackWindow]:
+        return paced(self.windows()) if self.realtime else self.windows()
+
+
+def paced(windows: Iterable[TrackWindow], speed: float = 1.0) -> Iterator[TrackWindow]:
+    """Yield each window when its end time has passed on the wall clock (relative to the first one)."""
+    origin: tuple[float, int] | None = None
+    for w in windows:
+        if origin is None:
+            origin = (time.perf_counter(), w.t_start)
+        due = origin[0] + (w.t_end - origin[1]) / 1e6 / speed
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        yield w
+
+
+def cut_windows(chunks: Iterable[np.ndarray], t_start: int | None = None, window_us: int = WINDOW_US) -> Iterator[TrackWindow]:
+    """Fixed, gap-free windows over time-ordered event chunks (see :func:`edgevision.events.windows.stream_time_windows`)."""
+    from edgevision.events.windows import stream_time_windows
+
+    for i, w in enumerate(stream_time_windows(chunks, window_us, t_start=t_start)):
+        yield TrackWindow(i, int(w.t_start), int(w.t_end), w.events)
+
+
+class ReplaySource(Source):
+    """Windows held in memory (pre-generated or read from a file), optionally paced in real time."""
+
+    name = "replay"
+
+    def __init__(self, windows: list[TrackWindow], sensor_size: tuple[int, int], realtime: bool = True) -> None:
+        self._windows = windows
+        self.sensor_size = tuple(sensor_size)
+        self.realtime = realtime
+        self.labelled = bool(windows) and windows[0].label is not None
+
+    def windows(self) -> Iterator[TrackWindow]:
+        return iter(self._windows)
+
+
+class FileSource(ReplaySource):
+    """Replay of an event file (any format :func:`edgevision.events.formats.read_events` reads).
+
+    Windows start at the first event (the 3ET+ convention), so label line i pairs with window i.
+    """
+
+    def __init__(self, path: str | Path, realtime: bool = True, labels: str | Path | None = None, seconds: float | None = None) -> None:
+        from edgevision.events.formats import read_events
+        from edgevision.events.windows import time_windows
+
+        path = Path(path)
+        events, sensor = read_events(path)
+        label_path = Path(labels) if labels is not None else path.parent / "label.txt"
+        label_rows = None
+        if labels is not None or label_path.is_file():
+            from edgevision.datasets.layouts import parse_labels
+
+            if not label_path.is_file():
+                raise ConfigError(f"{label_path}: label file not found")
+            label_rows = parse_labels(label_path.read_text(), label_path)
+        if events.shape[0] == 0:
+            raise ConfigError(f"{path}: no events to replay")
+        t0 = int(events["t"][0])
+        t_end = int(events["t"][-1]) + 1 if seconds is None else t0 + int(seconds * 1e6)
+        idx = time_windows(events, WINDOW_US, t_start=t0, t_end=t_end)
+        wins = [
+            TrackWindow(k, int(idx.t_start[k]), int(idx.t_start[k]) + WINDOW_US, events[idx.start[k] : idx.stop[k]],
+                        label_rows[k] if label_rows is not None and k < len(label_rows) else None)
+            for k in range(len(idx))
+        ]
+        super().__init__(wins, (sensor.width, sensor.height), realtime)
+        self.name = f"file:{path}"
+        self.labelled = label_rows is not None
+
+
+class SyntheticSource(Source):
+    """The built-in labelled near-eye event camera (:class:`edgevision.datasets.threeet.SyntheticEyeCamera`)."""
+
+    name = "synthetic"
+    labelled = True
+    realtime = True
+
+    def __init__(self, seconds: float, seed: int = 0, realtime: bool = True) -> None:
+        from edgevision.datasets.threeet import SENSOR_SIZE
+
+        self.seconds = seconds
+        self.seed = seed
+        self.realtime = realtime
+        self.sensor_size = tuple(SENSOR_SIZE)
+
+    def windows(self) -> Iterator[TrackWindow]:
+        from edgevision.datasets.threeet import SyntheticEyeCamera
+
+        for i, (events, label) in enumerate(SyntheticEyeCamera(self.seed).stream(self.seconds)):
+            yield TrackWindow(i, i * WINDOW_US, (i + 1) * WINDOW_US, events, np.asarray(label, np.float64))
+
+
+class VideoSource(Source):
+    """OpenCV video file (``video:PATH``) or camera (``camera:N``) converted to events by the DVS emulator."""
+
+    def __init__(self, target: str | int, realtime: bool, seconds: float | None = None, width: int = 640, height: int = 480) -> None:
+        self.target = target
+        self.realtime = realtime and not isinstance(target, int)  # a camera paces itself
+        self.seconds = seconds
+        self.sensor_size = (width, height)
+        self.name = f"camera:{target}" if isinstance(target, int) else f"video:{target}"
+
+    def windows(self) -> Iterator[TrackWindow]:
+        from edgevision.sim.dvs import DVSParams, emulate_video
+
+        params = DVSParams(width=self.sensor_size[0], height=self.sensor_size[1])
+        chunks = emulate_video(self.target, params)
+        for w in cut_windows(chunks, t_start=0):
+            if self.seconds is not None and w.t_end > self.seconds * 1e6:
+                return
+            yield w
+
+
+class DVSource(Source):
+    """A live iniVation camera through dv-processing (``dv.io.camera.open()``)."""
+
+    name = "dv"
+
+    def __init__(self, seconds: float | None = None) -> None:
+        try:
+            import dv_processing as dv
+        except ImportError:
+            raise BackendError("the dv source needs dv-processing (pip install dv-processing) and an iniVation camera") from None
+        try:
+            self._camera = dv.io.camera.open()
+        except (IndexError, RuntimeError) as exc:
+            raise BackendError(f"no iniVation camera found by dv-processing ({exc}); plug one in or use --source synthetic") from None
+        res = self._camera.getEventResolution()
+        self.sensor_size = (int(res[0]), int(res[1]))
+        self.seconds = seconds
+
+    def _chunks(self) -> Iterator[np.ndarray]:
+        while self._camera.isRunning():
+            batch = self._camera.getNextEventBatch()
+            if batch is None or batch.size() == 0:
+                time.sleep(0.001)
+                continue
+            raw = batch.numpy()
+            out = np.empty(raw.shape[0], EVENT_DTYPE)
+            out["t"], out["x"], out["y"], out["p"] = raw["timestamp"], raw["x"], raw["y"], raw["polarity"]
+            yield out
+
+    def windows(self) -> Iterator[TrackWindow]:
+        t_stop = None
+        for w in cut_windows(self._chunks()):
+            t_stop = w.t_start + self.seconds * 1e6 if t_stop is None and self.seconds is not None else t_stop
+            if t_stop is not None and w.t_end > t_stop:
+                return
+            yield w
+
+
+def open_source(spec: str, seconds: float | None = None, realtime: bool = True, seed: int = 0) -> Source:
+    """Parse ``synthetic | file:PATH | camera:N | video:PATH | dv`` into a :class:`Source`."""
+    kind, _, arg = spec.partition(":")
+    if kind == "synthetic":
+        return SyntheticSource(10.0 if seconds is None else seconds, seed, realtime)
+    if kind == "file" and arg:
+        return FileSource(arg, realtime, seconds=seconds)
+    if kind == "video" and arg:
+        if not Path(arg).is_file():
+            raise ConfigError(f"{arg}: video file not found")
+        return VideoSource(arg, realtime, seconds)
+    if kind == "camera":
+        try:
+            index = int(arg or 0)
+        except ValueError:
+            raise ConfigError(f"camera index must be an integer, got {arg!r}") from None
+        return VideoSource(index, realtime, seconds)
+    if kind == "dv":
+        return DVSource(seconds)
+    raise ConfigError(f"unknown source {spec!r}; use synthetic, file:PATH, camera:N, video:PATH or dv")

@@ -1,0 +1,120 @@
+"""The PYNQ driver against the simulated overlay: register sequence, buffer sizes, results, timeouts, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgevision.errors import BackendError
+from edgevision.ir.random import random_tokens
+from edgevision.ir.stream import pack_tokens, words_per_token
+from edgevision.quant.reference import run_network
+from edgevision.runtime.backends import reference_compute
+from edgevision.runtime.pynq_driver import AcceleratorDriver, stream_spec
+from edgevision.runtime.sim_overlay import ACCEL_NAME, DMA_NAME, SimOverlay
+
+
+def _driver(net, compute=None, timeout_s=0.2):
+    spec = stream_spec(net)
+    ov = SimOverlay(compute or reference_compute(net), spec.channels, spec.out_dtype, (spec.height, spec.width))
+    return AcceleratorDriver(ov, spec, ov.allocate, timeout_s), ov
+
+
+def test_buffers_sized_from_ir(tiny):
+    _, _, net = tiny
+    drv, _ = _driver(net)
+    assert drv.in_buf.shape == (60 * 80 * words_per_token(4) + 1,)
+    assert drv.out_buf.shape == (64 // 8,)  # 64 int8 pool outputs, 8 per word
+
+
+def test_register_sequence_and_bit_exact_output(tiny):
+    _, _, net = tiny
+    drv, ov = _driver(net)
+    coords, feats = random_tokens(np.random.default_rng(1), 60, 80, 4, 0.05)
+    run = drv.run(coords, feats)
+    np.testing.assert_array_equal(run.output, run_network(net, coords, feats))
+    log = getattr(ov, ACCEL_NAME).log
+    writes = [(name, v) for op, name, v in log if op == "write"]
+    assert writes == [("num_tokens", len(coords)), ("CTRL", 1)]
+    ops = [(op, name) for op, name, _ in log]
+    assert ops.index(("read", "CTRL")) > ops.index(("write", "CTRL"))  # ap_done polled after ap_start
+    assert ops[-1] == ("read", "cycles")
+    dma = getattr(ov, DMA_NAME)
+    assert dma.sendchannel.transfers == [(len(coords) * words_per_token(4) + 1) * 8]
+    assert dma.recvchannel.transfers == [drv.out_buf.nbytes]
+
+
+def test_empty_window(tiny):
+    _, _, net = tiny
+    drv, _ = _driver(net)
+    run = drv.run(np.zeros((0, 2), np.int32), np.zeros((0, 4), np.int8))
+    assert run.output.shape == (64,)
+    np.testing.assert_array_equal(run.output, run_network(net, np.zeros((0, 2), np.int32), np.zeros((0, 4), np.int8)))
+
+
+def test_missing_tlast_times_out(tiny):
+    _, _, net = tiny
+    drv, ov = _driver(net, timeout_s=0.05)
+    coords, feats = random_tokens(np.random.default_rng(2), 60, 80, 4, 0.02)
+    words = pack_tokens(coords, feats)[:-1]  # no end-of-frame word: the accelerator keeps waiting
+    with pytest.raises(BackendError, match="TLAST missing"):
+        drv.run_words(words, len(coords))
+    assert getattr(ov, ACCEL_NAME).running
+
+
+def test_malformed_stream_hangs_accelerator_and_times_out(tiny):
+    _, _, net = tiny
+    drv, ov = _driver(net, timeout_s=0.05)
+    coords, feats = random_tokens(np.random.default_rng(3), 60, 80, 4, 0.02)
+    with pytest.raises(BackendError, match="timeout"):
+        drv.run_words(pack_tokens(coords, feats), len(coords) + 1)  # num_tokens disagrees with the stream
+    assert "num_tokens" in getattr(ov, ACCEL_NAME).error
+
+
+def test_bad_tokens_rejected_before_sending(tiny):
+    _, _, net = tiny
+    drv, ov = _driver(net)
+    coords, feats = random_tokens(np.random.default_rng(4), 60, 80, 4, 0.02)
+    with pytest.raises(BackendError, match="raster order"):
+        drv.run(coords[::-1].copy(), feats)
+    with pytest.raises(BackendError, match="grid"):
+        drv.run(coords + 100, feats)
+    with pytest.raises(BackendError, match="int8"):
+        drv.run(coords, feats.astype(np.float32))
+    assert getattr(ov, ACCEL_NAME).log == []
+
+
+def test_overlay_without_dma_is_reported(tiny):
+    _, _, net = tiny
+    spec = stream_spec(net)
+    ov = SimOverlay(reference_compute(net), spec.channels)
+    del ov.ip_dict[DMA_NAME]
+    with pytest.raises(BackendError, match="AXI DMA"):
+        AcceleratorDriver(ov, spec, ov.allocate)
+
+
+def test_known_answer_test_catches_a_wrong_accelerator(tiny):
+    from edgevision.runtime.selftest import known_answer_test
+
+    _, _, net = tiny
+    good, _ = _driver(net)
+    assert known_answer_test(good, net)["self_test"] == "pass"
+    wrong, _ = _driver(net, compute=lambda c, f: run_network(net, c, f) ^ np.int8(1))
+    with pytest.raises(BackendError, match="self-test failed"):
+        known_answer_test(wrong, net)
+
+
+def test_flash_without_board_is_one_line_exit_2(tmp_path, tiny, capsys):
+    from edgevision.cli import main
+    from edgevision.ir.schema import save_ir
+
+    _, _, net = tiny
+    save_ir(net, tmp_path / "ir")
+    bit = tmp_path / "x.bit"
+    bit.write_bytes(b"\0")
+    (tmp_path / "x.hwh").write_text("<xml/>")
+    assert main(["flash", "--board", "zcu102", "--bitstream", str(bit), "--model", str(tmp_path / "ir")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no PYNQ board" in err[0]
+    assert main(["flash", "--board", "sim", "--model", str(tmp_path / "ir"), "--json"]) == 0
+    assert '"self_test": "pass"' in capsys.readouterr().out
