@@ -1,7 +1,54 @@
-"""Commands of this stage (filled in by its owner)."""
+"""``edgevision data ...`` (synthetic datasets) and ``edgevision bench sim``."""
 
 from __future__ import annotations
 
+import argparse
+import shlex
+import sys
+from typing import Any
+
+
+def _synth_eye(args: argparse.Namespace) -> dict[str, Any]:
+    from edgevision.sim.eye_generator import generate_dataset
+
+    command = "edgevision " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else ""
+    summary = generate_dataset(
+        args.out,
+        args.recordings,
+        args.seconds,
+        args.seed,
+        workers=args.workers,
+        per_subject=args.per_subject,
+        tonic_layout=args.tonic_layout,
+        compression=None if args.compression == "none" else args.compression,
+        command=command,
+    )
+    if args.preview:
+        from edgevision.sim.preview import write_preview
+
+        summary["preview"] = write_preview(args.out, seed=args.seed)
+    return summary
+
+
+def _bench_sim(args: argparse.Namespace) -> dict[str, Any]:
+    from edgevision.bench.sim import bench_sim
+
+    return bench_sim(frames=args.frames, out=args.out)
+
 
 def register(cli) -> None:
-    """Add this module's subcommands to ``cli``."""
+    """Add ``data synth-eye`` and ``bench sim``."""
+    cli.group("data", help="synthetic datasets and dataset tools")
+    p = cli.command("synth-eye", _synth_eye, "generate a synthetic near-eye event dataset in the 3ET+ layout", group="data")
+    p.add_argument("--out", required=True, help="dataset root to write")
+    p.add_argument("--recordings", type=int, default=24, help="number of recordings (default 24)")
+    p.add_argument("--seconds", type=float, default=10.0, help="length of each recording in seconds (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="random seed; the output is deterministic for a seed")
+    p.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    p.add_argument("--per-subject", type=int, default=2, help="recordings per synthetic subject (default 2)")
+    p.add_argument("--tonic-layout", action="store_true", help="also write tonic's ThreeET layout under OUT/tonic")
+    p.add_argument("--compression", default="lzf", choices=["lzf", "gzip", "none"], help="HDF5 compression of events")
+    p.add_argument("--preview", action="store_true", help="write OUT/preview.png and preview.gif (frames + events)")
+    b = cli.command("sim", _bench_sim, "DVS emulator speed on 640x480 frames, one CPU thread", group="bench")
+    b.add_argument("--frames", type=int, default=300, help="frames to time (default 300)")
+    b.add_argument("--out", default=None, help="also write the results as JSON to this file")

@@ -1,0 +1,1 @@
+"""On-disk dataset layouts, writers and loaders (3ET+, tonic's ThreeET)."""

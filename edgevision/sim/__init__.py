@@ -1,0 +1,1 @@
+"""Synthetic event data: DVS emulator and procedural near-eye recordings."""

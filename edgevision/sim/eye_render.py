@@ -1,0 +1,194 @@
+"""Procedural infrared near-eye frames (640x480 grey): skin, sclera, textured iris, pupil, glints, lids, lashes.
+
+Textures are made once per subject; each frame copies the background and composes the eye region with
+OpenCV (warpAffine for the iris texture, anti-aliased ellipses/polygons with sub-pixel positions, linear
+blending for the lid mask) so moving edges change grey levels gradually, as a real sensor sees them.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from edgevision.sim.eye_geometry import HEIGHT, WIDTH, EyeCamera, EyeState
+
+SHIFT = 4  # sub-pixel bits for OpenCV drawing
+_SCALE = 1 << SHIFT
+IRIS_TEX_R = 96  # iris texture radius in texels
+N_LID_SAMPLES = 33
+
+
+def _noise(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> np.ndarray:
+    """Smooth Gaussian noise with unit standard deviation."""
+    n = cv2.GaussianBlur(rng.standard_normal(shape).astype(np.float32), (0, 0), sigma)
+    return n / max(float(n.std()), 1e-6)
+
+
+def _fixed(pts: np.ndarray) -> np.ndarray:
+    return np.round(pts * _SCALE).astype(np.int32)
+
+
+class EyeRenderer:
+    """Renders frames of one subject from :class:`EyeState` samples."""
+
+    def __init__(self, camera: EyeCamera) -> None:
+        self.cam = camera
+        s = camera.s
+        rng = np.random.default_rng(np.random.SeedSequence([s.seed, 0x5EE]))
+        self.u = np.linspace(-1, 1, N_LID_SAMPLES)
+        r = camera.iris_px
+        # Region of interest: the eye opening (fully open, lids raised by gaze) plus room for lashes.
+        up, lo = camera.lid_curves(np.array([1.2]), self.u)
+        xs = camera.lid_centre_raw[0] + self.u * s.lid_width * r
+        pts = camera.raw_to_final_shifted(np.concatenate([np.stack([xs, up[0]], 1), np.stack([xs, lo[0]], 1)]))
+        m = 0.45 * r
+        x0, y0 = np.floor(pts.min(0) - m).astype(int)
+        x1, y1 = np.ceil(pts.max(0) + m).astype(int)
+        self.x0, self.y0 = max(0, x0), max(0, y0)
+        self.x1, self.y1 = min(WIDTH, x1), min(HEIGHT, y1)
+        self.background = self._skin(rng)
+        self.sclera = self._sclera(rng)
+        self.iris_tex = self._iris(rng)
+        n_up = 44
+        self.lash_u = np.sort(rng.uniform(-0.92, 0.92, n_up))
+        self.lash_len = rng.uniform(0.12, 0.24, n_up) * r
+        self.lash_tilt = rng.normal(0.0, 0.25, n_up) + 0.5 * self.lash_u
+        self.lower_lash_u = np.sort(rng.uniform(-0.8, 0.8, 18))
+        self.lower_lash_len = rng.uniform(0.05, 0.1, 18) * r
+        self.lid_level = float(0.55 * s.skin_level)
+        self.limbus_level = float(0.45 * s.iris_level * s.illumination)
+
+    # --- textures, once per subject -------------------------------------------------------------
+    def _skin(self, rng: np.random.Generator) -> np.ndarray:
+        s, cam = self.cam.s, self.cam
+        yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
+        level = s.skin_level * s.illumination
+        img = np.full((HEIGHT, WIDTH), level, np.float32)
+        img += 18 * _noise(rng, (HEIGHT, WIDTH), 40) + 6 * _noise(rng, (HEIGHT, WIDTH), 4)
+        img += 3 * _noise(rng, (HEIGHT, WIDTH), 0.8)
+        # IR illumination falls off away from the lens axis.
+        rr = ((xx - WIDTH / 2) ** 2 + (yy - HEIGHT / 2) ** 2) / (WIDTH / 2) ** 2
+        img *= 1.0 - 0.35 * rr
+        # Eye socket shadow around the opening and a darker brow region at the top.
+        c = cam.raw_to_final_shifted(cam.lid_centre_raw[None])[0]
+        r = cam.iris_px
+        sock = np.exp(-(((xx - c[0]) / (2.4 * s.lid_width * r)) ** 2 + ((yy - c[1] + 0.3 * r) / (2.2 * r)) ** 2))
+        img -= 0.25 * level * sock
+        brow_y = c[1] - 3.2 * r
+        img -= 0.35 * level / (1 + np.exp(-(brow_y - yy) / (0.25 * r))) * (0.6 + 0.4 * _noise(rng, (HEIGHT, WIDTH), 3))
+        return np.clip(img, 0, 255).astype(np.uint8)
+
+    def _sclera(self, rng: np.random.Generator) -> np.ndarray:
+        s, cam = self.cam.s, self.cam
+        h, w = self.y1 - self.y0, self.x1 - self.x0
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        c = cam.raw_to_final_shifted(cam.lid_centre_raw[None])[0] - (self.x0, self.y0)
+        u = (xx - c[0]) / (s.lid_width * cam.iris_px)
+        img = s.sclera_level * s.illumination * (1 - 0.35 * np.clip(u * u, 0, 1))
+        img += 2 * _noise(rng, (h, w), 6)
+        img = img.astype(np.float32)
+        for _ in range(int(rng.integers(4, 9))):  # faint blood vessels
+            start = np.array([rng.choice([0, w - 1]), rng.uniform(0, h)])
+            steps = np.cumsum(rng.normal([np.sign(w / 2 - start[0]) * 6, 0], 3, (12, 2)), axis=0)
+            pts = _fixed((start + steps)[None])
+            cv2.polylines(img, pts, False, float(s.sclera_level * 0.75), 1, cv2.LINE_AA, SHIFT)
+        return np.clip(img, 0, 255).astype(np.uint8)
+
+    def _iris(self, rng: np.random.Generator) -> np.ndarray:
+        """Grey texture of the iris disc: radial striations, collarette, dark limbal ring."""
+        s = self.cam.s
+        n = 2 * IRIS_TEX_R + 1
+        yy, xx = np.mgrid[0:n, 0:n].astype(np.float32) - IRIS_TEX_R
+        rad = np.hypot(xx, yy) / IRIS_TEX_R
+        theta = (np.arctan2(yy, xx) + np.pi) / (2 * np.pi)
+        ang = cv2.GaussianBlur(rng.standard_normal((1, 720)).astype(np.float32), (0, 0), 1.5)[0]
+        ang /= ang.std()
+        stri = ang[np.clip((theta * 720).astype(int), 0, 719)]
+        grey = s.iris_level * s.illumination * (1 + 0.07 * stri + 0.04 * _noise(rng, (n, n), 3))
+        grey += 25 * np.exp(-(((rad - 0.45) / 0.06) ** 2))  # collarette
+        grey *= 1 - 0.55 * np.clip((rad - 0.82) / 0.18, 0, 1)  # limbal ring
+        return np.clip(grey, 0, 255).astype(np.uint8)
+
+    # --- per frame ------------------------------------------------------------------------------
+    def lid_polylines(self, open_eff: float) -> tuple[np.ndarray, np.ndarray]:
+        """Upper and lower lid curves in final image coordinates, [U, 2] each."""
+        cam = self.cam
+        up, lo = cam.lid_curves(np.array([open_eff]), self.u)
+        xs = cam.lid_centre_raw[0] + self.u * cam.s.lid_width * cam.iris_px
+        return (
+            cam.raw_to_final_shifted(np.stack([xs, up[0]], 1)),
+            cam.raw_to_final_shifted(np.stack([xs, lo[0]], 1)),
+        )
+
+    def render(self, st: EyeState, k: int) -> np.ndarray:
+        """Frame of time sample ``k`` of ``st`` (uint8 [480, 640])."""
+        s = self.cam.s
+        off = np.array([self.x0, self.y0], np.float64)
+        layer = self.sclera.copy()
+        self._paste_iris(layer, st.iris_xy[k] - off, st.iris_axes[k], st.angle_deg[k])
+        pax = st.pupil_axes[k]
+        cv2.ellipse(
+            layer, tuple(_fixed(st.pupil_xy[k] - off)), tuple(_fixed(pax)), float(st.angle_deg[k]), 0, 360,
+            float(s.pupil_level), -1, cv2.LINE_AA, SHIFT,
+        )
+        for g in st.glints[k][st.glint_visible[k]]:
+            cv2.circle(layer, tuple(_fixed(g - off)), 2 * _SCALE, 255.0, -1, cv2.LINE_AA, SHIFT)
+        upper, lower = self.lid_polylines(float(st.lid_open[k]))
+        upper_roi, lower_roi = upper - off, lower - off
+        # Binary lid mask: its edge is hidden under the anti-aliased lid margins drawn next.
+        mask = np.zeros(layer.shape, np.uint8)
+        cv2.fillPoly(mask, [_fixed(np.concatenate([upper_roi, lower_roi[::-1]]))], 255, cv2.LINE_8, SHIFT)
+        frame = self.background.copy()
+        roi = frame[self.y0 : self.y1, self.x0 : self.x1]
+        cv2.copyTo(layer, mask, roi)
+        lid = float(self.lid_level)
+        cv2.polylines(roi, [_fixed(upper_roi)], False, lid, 3, cv2.LINE_AA, SHIFT)
+        cv2.polylines(roi, [_fixed(lower_roi)], False, float(0.8 * s.skin_level), 2, cv2.LINE_AA, SHIFT)
+        crease = upper_roi.copy()
+        crease[:, 1] -= (0.25 + 0.35 * st.lid_open[k]) * self.cam.iris_px * np.clip(1 - self.u**2, 0, 1) + 4
+        cv2.polylines(roi, [_fixed(crease)], False, float(0.75 * s.skin_level), 2, cv2.LINE_AA, SHIFT)
+        cv2.polylines(roi, self._lashes(upper_roi, lower_roi), False, 25.0, 1, cv2.LINE_AA, SHIFT)
+        return frame
+
+    def _paste_iris(self, layer: np.ndarray, centre: np.ndarray, axes: np.ndarray, angle_deg: float) -> None:
+        a = np.radians(angle_deg)
+        rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+        lin = rot @ np.diag(axes / IRIS_TEX_R) @ rot.T
+        half = int(np.ceil(axes[0])) + 2
+        bx0, by0 = int(np.floor(centre[0])) - half, int(np.floor(centre[1])) - half
+        bx1, by1 = bx0 + 2 * half + 1, by0 + 2 * half + 1
+        cx0, cy0 = max(bx0, 0), max(by0, 0)
+        cx1, cy1 = min(bx1, layer.shape[1]), min(by1, layer.shape[0])
+        if cx1 <= cx0 or cy1 <= cy0:
+            return
+        m = np.zeros((2, 3))
+        m[:, :2] = lin
+        m[:, 2] = centre - np.array([cx0, cy0]) - lin @ np.array([IRIS_TEX_R, IRIS_TEX_R])
+        grey = cv2.warpAffine(self.iris_tex, m, (cx1 - cx0, cy1 - cy0), flags=cv2.INTER_LINEAR)
+        # Binary disc mask, then an anti-aliased dark limbus outline over its edge.
+        mask = np.zeros(grey.shape, np.uint8)
+        c = tuple(_fixed(centre - (cx0, cy0)))
+        ax = tuple(_fixed(axes))
+        cv2.ellipse(mask, c, ax, float(angle_deg), 0, 360, 255, -1, cv2.LINE_8, SHIFT)
+        dst = layer[cy0:cy1, cx0:cx1]
+        cv2.copyTo(grey, mask, dst)
+        cv2.ellipse(dst, c, ax, float(angle_deg), 0, 360, self.limbus_level, 2, cv2.LINE_AA, SHIFT)
+
+    def _lashes(self, upper: np.ndarray, lower: np.ndarray) -> list[np.ndarray]:
+        def along(curve: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            pos = np.stack([np.interp(u, self.u, curve[:, 0]), np.interp(u, self.u, curve[:, 1])], 1)
+            d = np.diff(curve, axis=0)
+            seg = np.clip(np.searchsorted(self.u, u) - 1, 0, d.shape[0] - 1)
+            d = d[seg] / np.linalg.norm(d[seg], axis=1, keepdims=True)
+            return pos, d
+
+        pos, tan = along(upper, self.lash_u)
+        nrm = np.stack([tan[:, 1], -tan[:, 0]], 1)  # points up (away from the eye)
+        direction = nrm + self.lash_tilt[:, None] * tan
+        tip = pos + direction * self.lash_len[:, None]
+        mid = pos + 0.5 * direction * self.lash_len[:, None] + 0.15 * self.lash_len[:, None] * tan
+        up = _fixed(np.stack([pos, mid, tip], 1))
+        lpos, ltan = along(lower, self.lower_lash_u)
+        lnrm = np.stack([-ltan[:, 1], ltan[:, 0]], 1)
+        lo = _fixed(np.stack([lpos, lpos + lnrm * self.lower_lash_len[:, None]], 1))
+        return list(up) + list(lo)
