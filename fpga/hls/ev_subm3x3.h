@@ -1,0 +1,145 @@
+// Submanifold 3x3 convolution (standard and depthwise) over the sparse token stream.
+//
+// A line buffer keeps the active tokens of the last three rows (slot = row % 3, a row tag per column marks
+// which row a stored feature belongs to, so no clearing is needed). Row q is emitted once row q + 1 is
+// complete (a token of a later row, or the end of frame, arrived); each output site visits only its ACTIVE
+// neighbours and iterates ceil(CI/PI) x ceil(CO/PO) pipelined steps per neighbour (depthwise: ceil(C/PO)),
+// then ceil(CO/PO) steps to requantize and write. Output sites = input sites, raster order.
+#pragma once
+#include "ev_common.h"
+
+namespace ev {
+
+template <int W, int C>
+struct linebuf_t {
+    q8_t f[3][W][C];
+    short tag[3][W];         // row stored at (slot, x), -1 = none
+    ap_uint<16> xs[3][W];    // active columns of the slot's row, in order
+    int n[3];                // how many
+    int row[3];              // row held by the slot, -1 = none
+};
+
+template <int W, int C>
+void lb_reset(linebuf_t<W, C>& lb) {
+    for (int x = 0; x < W; x++) {
+#pragma HLS PIPELINE II = 1
+        for (int s = 0; s < 3; s++) lb.tag[s][x] = -1;
+    }
+    for (int s = 0; s < 3; s++) {
+        lb.n[s] = 0;
+        lb.row[s] = -1;
+    }
+}
+
+// Standard 3x3 weights w[o][ky][kx][i] (multiplies the input at (y + ky - 1, x + kx - 1)): one active neighbour
+// costs ceil(CI/PI) * ceil(CO/PO) pipelined steps of PI x PO MACs. Returns the steps.
+template <int PI, int PO, int CO, int CI>
+int mac_neighbour(acc_t acc[CO], const q8_t (&w)[CO][3][3][CI], int ky, int kx, const q8_t nf[CI]) {
+    for (int cb = 0; cb < cdiv(CI, PI); cb++) {
+        for (int ob = 0; ob < cdiv(CO, PO); ob++) {
+#pragma HLS PIPELINE II = 1
+            for (int po = 0; po < PO; po++) {
+#pragma HLS UNROLL
+                const int o = ob * PO + po;
+                if (o >= CO) continue;
+                int sum = 0;
+                for (int pi = 0; pi < PI; pi++) {
+#pragma HLS UNROLL
+                    const int c = cb * PI + pi;
+                    if (c < CI) sum += int(w[o][ky][kx][c]) * int(nf[c]);
+                }
+                acc[o] += sum;
+            }
+        }
+    }
+    return cdiv(CI, PI) * cdiv(CO, PO);
+}
+
+// Depthwise 3x3 weights w[c][ky][kx]: one active neighbour costs ceil(C/PO) steps of PO MACs (PI unused).
+template <int PI, int PO, int C>
+int mac_neighbour(acc_t acc[C], const q8_t (&w)[C][3][3], int ky, int kx, const q8_t nf[C]) {
+    for (int cb = 0; cb < cdiv(C, PO); cb++) {
+#pragma HLS PIPELINE II = 1
+        for (int p = 0; p < PO; p++) {
+#pragma HLS UNROLL
+            const int c = cb * PO + p;
+            if (c < C) acc[c] += int(w[c][ky][kx]) * int(nf[c]);
+        }
+    }
+    return cdiv(C, PO);
+}
+
+// Emit output row q (all of its active sites) from the line buffer.
+template <int ID, int H, int W, int CI, int CO, int PI, int PO, class WT>
+void subm_emit_row(int q, linebuf_t<W, CI>& lb, hls::stream<token_t<CO> >& out, const WT& w, const acc_t bias[CO],
+                   const acc_t mult[CO], int shift, int lo, int hi) {
+    const int s = q % 3;
+    if (lb.row[s] != q) return;
+    for (int i = 0; i < lb.n[s]; i++) {
+        const int x = lb.xs[s][i];
+        acc_t acc[CO];
+#pragma HLS ARRAY_PARTITION variable = acc cyclic factor = PO
+        for (int o = 0; o < CO; o++) acc[o] = bias[o];
+        for (int ky = 0; ky < 3; ky++) {
+            const int yy = q + ky - 1;
+            if (yy < 0 || yy >= H) continue;
+            const int ss = yy % 3;
+            for (int kx = 0; kx < 3; kx++) {
+                const int xx = x + kx - 1;
+                if (xx < 0 || xx >= W || lb.tag[ss][xx] != yy) continue;  // inactive neighbour: skipped
+                EV_COUNT(ID, mac_neighbour<PI, PO>(acc, w, ky, kx, lb.f[ss][xx]));
+            }
+        }
+        token_t<CO> t;
+        t.y = q;
+        t.x = x;
+        t.end = false;
+        for (int ob = 0; ob < cdiv(CO, PO); ob++) {
+#pragma HLS PIPELINE II = 1
+            for (int po = 0; po < PO; po++) {
+#pragma HLS UNROLL
+                const int o = ob * PO + po;
+                if (o < CO) t.f[o] = requant(acc[o], mult[o], shift, lo, hi);
+            }
+        }
+        EV_COUNT(ID, cdiv(CO, PO));
+        out.write(t);
+    }
+}
+
+template <int ID, int H, int W, int CI, int CO, int PI, int PO, class WT>
+void subm3x3(hls::stream<token_t<CI> >& in, hls::stream<token_t<CO> >& out, const WT& w, const acc_t bias[CO],
+             const acc_t mult[CO], int shift, int lo, int hi) {
+    static linebuf_t<W, CI> lb;
+#pragma HLS ARRAY_PARTITION variable = lb.f cyclic factor = PI dim = 3
+    lb_reset(lb);
+    EV_COUNT(ID, W);
+    int last = -1;  // row of the last stored token; rows < last - 1 have all been emitted
+    for (;;) {
+        token_t<CI> t = rd(in, "subm3x3");
+        EV_COUNT(ID, 1);
+        const int r = t.end ? H + 1 : int(t.y);
+        if (!t.end && (r < last || r >= H || int(t.x) >= W)) fail("subm3x3", "token out of raster order or grid");
+        if (r != last && last >= 0) {  // rows up to r - 2 now have their lower neighbour row complete
+            for (int q = last - 1; q <= last && q <= r - 2; q++)
+                if (q >= 0) subm_emit_row<ID, H, W, CI, CO, PI, PO>(q, lb, out, w, bias, mult, shift, lo, hi);
+        }
+        if (t.end) break;
+        const int s = r % 3;
+        if (lb.row[s] != r) {
+            lb.row[s] = r;
+            lb.n[s] = 0;
+        }
+        for (int c = 0; c < CI; c++) lb.f[s][t.x][c] = t.f[c];
+        lb.tag[s][t.x] = r;
+        lb.xs[s][lb.n[s]++] = t.x;
+        last = r;
+    }
+    token_t<CO> e;
+    e.y = 0;
+    e.x = 0;
+    e.end = true;
+    out.write(e);
+}
+
+}  // namespace ev
