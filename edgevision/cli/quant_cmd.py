@@ -1,7 +1,50 @@
-"""Commands of this stage (filled in by its owner)."""
+"""Commands of the quantization stage: ``edgevision quantize`` and ``edgevision quant export-onnx``."""
 
 from __future__ import annotations
 
+import argparse
+from typing import Any
+
+
+def _quantize(args: argparse.Namespace) -> dict[str, Any]:
+    from edgevision.quant.pipeline import quantize_eye
+
+    report = quantize_eye(
+        args.checkpoint, args.data, args.out,
+        calibrate_windows=args.calibrate, method=args.method, qat_epochs=args.qat, qat_steps=args.qat_steps,
+        gru_bits=args.gru_bits, mixed_precision=args.mixed_precision, budget_kb=args.budget_kb,
+        cache_dir=args.cache, seed=args.seed,
+    )
+    if not args.json:  # the readable summary; the full report is in QDIR/quant_report.json
+        keep = [k for k in report if not isinstance(report[k], (dict, list))]
+        return {k: report[k] for k in keep}
+    return report
+
+
+def _export_onnx(args: argparse.Namespace) -> dict[str, Any]:
+    from edgevision.quant.onnx_export import export_onnx
+
+    return export_onnx(args.checkpoint, args.out, check=not args.no_check)
+
 
 def register(cli) -> None:
-    """Add this module's subcommands to ``cli``."""
+    """Add ``quantize`` (top level) and ``quant export-onnx``."""
+    p = cli.command("quantize", _quantize, "quantize an eye-tracker checkpoint to the integer IR and report float vs int8 accuracy")
+    p.add_argument("--checkpoint", required=True, help="eye-tracker checkpoint (.safetensors with its .json)")
+    p.add_argument("--data", required=True, help="3ET+-layout dataset folder (train for calibration, val for the report)")
+    p.add_argument("--out", required=True, help="output folder QDIR: network.json, tensors.npz, quant_report.json")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--calibrate", type=int, default=512, metavar="N", help="calibration windows (default 512)")
+    mode.add_argument("--qat", type=int, default=0, metavar="EPOCHS", help="quantization-aware fine-tuning epochs after calibration")
+    p.add_argument("--qat-steps", type=int, default=None, metavar="N", help="cap the QAT steps per epoch")
+    p.add_argument("--method", choices=("mse", "percentile", "max"), default="mse", help="activation range calibration (default mse)")
+    p.add_argument("--gru-bits", type=int, choices=(16, 8), default=None, help="also report a fake-quantized GRU/head at this width")
+    p.add_argument("--mixed-precision", action="store_true", help="search per-layer weight bits (8/6/4) under --budget-kb")
+    p.add_argument("--budget-kb", type=float, default=None, help="conv weight budget in KiB (default 75%% of int8)")
+    p.add_argument("--cache", default=None, help="token-slice cache folder (default QDIR/cache)")
+    p.add_argument("--seed", type=int, default=0)
+
+    e = cli.command("export-onnx", _export_onnx, "export the float backbone (masked dense) and GRU head to ONNX", group="quant")
+    e.add_argument("--checkpoint", required=True, help="eye-tracker checkpoint (.safetensors with its .json)")
+    e.add_argument("--out", required=True, help="output folder: backbone.onnx, gru_head.onnx")
+    e.add_argument("--no-check", action="store_true", help="skip the onnxruntime vs PyTorch comparison")

@@ -45,7 +45,7 @@ def clip_range(values: np.ndarray, method: str = "mse", relu: bool = False, perc
     """Clipping range r of one activation: the scale is r / 127 (values clipped to [-r, r] or [0, r] after ReLU).
 
     ``max``: largest magnitude; ``percentile``: that percentile of the magnitudes; ``mse``: the r among 60
-    candidates in [0.15, 1] x max minimizing the mean squared quantization error (round half up, clip).
+    log-spaced candidates in [0.02, 1] x max minimizing the mean squared quantization error (round half up, clip).
     """
     if method not in METHODS:
         raise ValueError(f"calibration method must be one of {METHODS}, got {method!r}")
@@ -59,7 +59,7 @@ def clip_range(values: np.ndarray, method: str = "mse", relu: bool = False, perc
         return max(float(np.percentile(mag, percentile)), 1e-6)
     v = np.asarray(values, np.float64)
     lo = 0 if relu else -ACT_QMAX - 1
-    cands = top * np.linspace(0.15, 1.0, 60)
+    cands = top * np.geomspace(0.02, 1.0, 60)
     s = cands / ACT_QMAX
     err = [float(np.mean((np.clip(np.floor(v / si + 0.5), lo, ACT_QMAX) * si - v) ** 2)) for si in s]
     return float(cands[int(np.argmin(err))])
