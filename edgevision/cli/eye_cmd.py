@@ -1,7 +1,72 @@
-"""Commands of this stage (filled in by its owner)."""
+"""``edgevision train eye``, ``eval eye`` and ``bench eye``: the event-based eye tracker."""
 
 from __future__ import annotations
+
+import argparse
+from typing import Any
 
 
 def register(cli) -> None:
     """Add this module's subcommands to ``cli``."""
+    p = cli.command("eye", _train, "train the eye tracker on a 3ET+-layout dataset", group="train")
+    p.add_argument("--config", required=True, help="model config YAML (e.g. models/eye_small.yaml)")
+    p.add_argument("--data", required=True, help="3ET+-layout dataset root (train/val split lists)")
+    p.add_argument("--out", required=True, help="run folder (checkpoints, state.pt, log.csv, plots)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last finished epoch")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--epochs", type=int, help="override train.epochs")
+    p.add_argument("--seed", type=int, help="override train.seed")
+    p.add_argument("--cache", help="token-slice cache folder (default: <out>/cache)")
+
+    p = cli.command("eye", _eval, "evaluate an eye-tracker checkpoint with the challenge metrics", group="eval")
+    p.add_argument("--checkpoint", required=True, help="NAME.safetensors (with NAME.json beside it)")
+    p.add_argument("--data", required=True, help="3ET+-layout dataset root")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--rate", type=int, default=100, choices=(100, 20), help="label rate evaluated, Hz")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--cache", help="token-slice cache folder (default: none)")
+
+    p = cli.command("eye", _bench, "per-window CPU latency: spconv vs plain-PyTorch sparse vs dense", group="bench")
+    p.add_argument("--checkpoint", default="models/eye_small.safetensors")
+    p.add_argument("--data", default="/work/data/eye-v1")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--windows", type=int, default=200)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--out", help="also write the JSON result to this file")
+
+
+def _train(args: argparse.Namespace) -> dict[str, Any]:
+    from edgevision.nn.config import load_config
+    from edgevision.nn.train import train_eye
+
+    cfg = load_config(args.config)
+    if args.epochs is not None:
+        cfg.train.epochs = args.epochs
+    if args.seed is not None:
+        cfg.train.seed = args.seed
+    return train_eye(cfg, args.data, args.out, device=args.device, resume=args.resume, cache_dir=args.cache)
+
+
+def _eval(args: argparse.Namespace) -> dict[str, Any]:
+    from pathlib import Path
+
+    from edgevision.nn.checkpoint import load_eye_tracker
+    from edgevision.nn.eye_data import load_split
+    from edgevision.nn.train import evaluate
+
+    model, cfg = load_eye_tracker(args.checkpoint, args.device)
+    recs = load_split(args.data, args.split, cfg, Path(args.cache) if args.cache else None)
+    metrics, _ = evaluate(model, recs, cfg, args.device, args.rate)
+    return {"checkpoint": args.checkpoint, "split": args.split, "rate_hz": args.rate, **metrics}
+
+
+def _bench(args: argparse.Namespace) -> dict[str, Any]:
+    import json
+
+    from edgevision.atomic import write_text_atomic
+    from edgevision.bench.eye import bench_eye
+
+    result = bench_eye(args.checkpoint, args.data, args.split, args.windows, args.repeats)
+    if args.out:
+        write_text_atomic(args.out, json.dumps(result, indent=1))
+    return result

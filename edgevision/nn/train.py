@@ -114,19 +114,17 @@ def train_eye(
     cache_dir: str | Path | None = None,
     on_epoch_end: Callable[[int, dict], None] | None = None,
 ) -> dict[str, Any]:
-    """Train (or resume) in ``out``; returns the final summary (best validation metrics, paths, time)."""
+    """Train in ``out`` (``resume``: continue from its ``state.pt`` when there is one); returns a summary."""
     out, data = Path(out), Path(data)
     out.mkdir(parents=True, exist_ok=True)
     cache = Path(cache_dir) if cache_dir else out / "cache"
     state_path = out / STATE_FILE
     state = None
-    if resume:
-        if not state_path.is_file():
-            raise CheckpointError(f"{state_path}: nothing to resume (start without --resume)")
+    if resume and state_path.is_file():  # no state yet (killed during the first epoch): start afresh
         state = torch.load(state_path, map_location="cpu", weights_only=False)
         if state["config"] != cfg.to_dict():
             raise CheckpointError(f"{state_path}: was trained with a different config; resume with the same --config/--epochs/--seed")
-    elif state_path.exists():
+    elif not resume and state_path.exists():
         raise CheckpointError(f"{out}: already holds a run ({STATE_FILE}); pass --resume or choose a new --out")
 
     tc = cfg.train

@@ -112,3 +112,19 @@ def test_shipped_config_builds():
 def test_bad_layer_lists_raise_config_error(layers, message):
     with pytest.raises(ConfigError, match=message):
         SparseBackbone(config_from_dict({"backbone": {"layers": layers}}))
+
+
+def test_dense_masked_backbone_equals_sparse():
+    from edgevision.nn.dense import DenseBackbone, to_dense
+
+    torch.manual_seed(1)
+    net = SparseBackbone(config_from_dict(SMALL))
+    for node in net.nodes:  # non-trivial BatchNorm statistics
+        if isinstance(node, ConvNode):
+            node.bn.running_mean.uniform_(-0.5, 0.5)
+            node.bn.running_var.uniform_(0.5, 2.0)
+            node.bn.bias.data.uniform_(-0.5, 0.5)
+    net.eval()
+    x = random_windows(3, h=29, w=41)
+    with torch.no_grad():
+        torch.testing.assert_close(DenseBackbone(net)(*to_dense(x)), net(x), rtol=1e-4, atol=1e-5)
