@@ -132,20 +132,29 @@ def reference_compute(net: Any) -> Callable[[np.ndarray, np.ndarray], np.ndarray
     return lambda coords, feats: run_network(net, coords, feats)
 
 
-def csim_compute(net: Any) -> tuple[Callable[[np.ndarray, np.ndarray], Any], str]:
-    """The C-simulated accelerator for ``net`` when the FPGA stage can build one, else the reference.
+def csim_compute(net: Any, board: str = "zcu102") -> tuple[Callable[[np.ndarray, np.ndarray], Any], str]:
+    """The C-simulated accelerator for ``net`` (generated HLS built with g++, cached by content hash), or the
+    NumPy reference when it cannot be built.
 
-    Returns ``(compute, what)`` with ``what`` naming the implementation ("csim" or "reference: <reason>").
+    Returns ``(compute, what)``: ``compute(coords, feats) -> (output, cycles)`` with ``cycles`` the largest
+    per-module iteration count (the dataflow bottleneck), and ``what`` naming the implementation.
     """
+    import tempfile
+
     try:
-        from edgevision.fpga import csim  # noqa: F401  (the FPGA stage's C simulation, when installed)
-    except ImportError as exc:
-        return reference_compute(net), f"reference (C simulation unavailable: {exc})"
-    try:
-        sim = csim.build_csim(net)
-    except BackendError as exc:
-        return reference_compute(net), f"reference (C simulation unavailable: {exc})"
-    return sim.run_tokens, "csim"
+        from edgevision.fpga.csim import compile_design
+        from edgevision.fpga.hwgraph import build_graph
+
+        with tempfile.TemporaryDirectory(prefix="edgevision-csim-") as project:
+            design = compile_design(build_graph(net), project, board)
+    except (ImportError, BackendError) as exc:
+        return reference_compute(net), f"reference (C simulation unavailable: {str(exc).splitlines()[0]})"
+
+    def compute(coords: np.ndarray, feats: np.ndarray) -> tuple[np.ndarray, int]:
+        res = design.run([(coords, feats)])
+        return res.outputs[0], int(res.cycles[0].max()) if res.cycles.size else 0
+
+    return compute, "csim"
 
 
 def make_int(net: Any, input_clip: float, **_: Any) -> Backend:

@@ -30,7 +30,13 @@ def tiny():
     return EyeTracker(cfg).eval(), cfg, net
 
 
-def blob_windows(n: int, seed: int = 0, events: int = 1500) -> list[TrackWindow]:
+@pytest.fixture(scope="session")
+def blob_windows():
+    """Factory of moving-blob windows (see :func:`make_blob_windows`)."""
+    return make_blob_windows
+
+
+def make_blob_windows(n: int, seed: int = 0, events: int = 1500) -> list[TrackWindow]:
     """``n`` 10 ms windows of a blob moving on a circle, labelled with its centre."""
     rng = np.random.default_rng(seed)
     out = []

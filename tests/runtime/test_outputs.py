@@ -1,0 +1,62 @@
+"""Headless outputs: the annotated video decodes, the JSONL parses, the summary is complete; demo end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgevision.runtime.backends import make_backend
+from edgevision.runtime.render import PALETTES, FrameRenderer, decoded_frames, get_palette
+from edgevision.runtime.session import resolve, run_tracker
+from edgevision.runtime.sources import ReplaySource
+from edgevision.runtime.tracker import Prediction
+
+SENSOR = (640, 480)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_headless_run_writes_decodable_video_and_jsonl(tmp_path, tiny, blob_windows):
+    model, cfg, net = tiny
+    backend = make_backend("int", model=model, net=net, input_clip=15.0)
+    summary = run_tracker(backend, model, cfg, ReplaySource(blob_windows(40), SENSOR, realtime=False), tmp_path, live=False)
+    assert summary["windows"] == 40
+    assert decoded_frames(summary["video"]) == 10  # 25 fps: one frame per 4 windows of 10 ms
+    rows = [json.loads(line) for line in Path(summary["predictions"]).read_text().splitlines()]
+    assert len(rows) == 40
+    assert {"t_us", "x", "y", "closed_prob", "latency_ms", "label"} <= set(rows[0])
+    assert rows[1]["t_us"] - rows[0]["t_us"] == 10_000
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    for key in ("windows", "dropped", "latency_p50_ms", "latency_p99_ms", "backend", "p5", "p10", "mean_distance"):
+        assert key in saved
+    assert not list(tmp_path.glob(".*tmp*"))  # atomic writes left no temporaries
+
+
+def test_frame_shows_events_in_palette_colours_and_closed_indicator(blob_windows):
+    w = blob_windows(1)[0]
+    pal = get_palette("metavision")
+    r = FrameRenderer(SENSOR, pal)
+    pred = Prediction(0, w.t_end, 100.0, 100.0, 0.9, 1.0, 1.0, w.events.shape[0], w.label)
+    r.track(pred)
+    img = r.draw(w, pred, {"backend": "test"})
+    assert img.shape == (480, 640, 3)
+    on = w.events[w.events["p"] == 1][0]
+    assert tuple(img[on["y"], on["x"]]) in {pal.on[::-1], pal.off[::-1]}  # BGR
+    assert tuple(img[479 - 40, 639 - 40]) == pal.background[::-1]
+    assert (img[10:35, 640 - 150 : 640 - 8] == (40, 40, 220)).all(axis=-1).any()  # EYE CLOSED box
+    assert set(PALETTES) >= {"metavision", "dv"}
+
+
+@pytest.mark.slow
+def test_demo_end_to_end(tmp_path, capsys):
+    from edgevision.cli import main
+
+    if not (resolve("models/eye_small.safetensors").is_file() and resolve("models/eye_small_int8").is_dir()):
+        pytest.skip("shipped checkpoint models/eye_small.safetensors / IR models/eye_small_int8 not present")
+    assert main(["demo", "--out", str(tmp_path), "--seconds", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["windows"] + out["dropped"] == 100
+    assert out["backend"] == "csim" and {"p5", "p10", "mean_distance", "latency_p99_ms"} <= set(out)
+    assert decoded_frames(out["video"]) > 0
