@@ -1,0 +1,50 @@
+import json
+
+import pytest
+
+from edgevision.cli import main
+from edgevision.ir.schema import load_ir
+from edgevision.quant.reference import quantize_input, run_network
+
+
+def _run(capsys, argv):
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_quantize_command_writes_ir_and_report(tmp_path, capsys, eye_dataset):
+    root, ckpt = eye_dataset
+    out = tmp_path / "q"
+    rep = _run(capsys, ["quantize", "--checkpoint", str(ckpt), "--data", str(root), "--out", str(out),
+                        "--calibrate", "64", "--gru-bits", "8", "--cache", str(tmp_path / "cache"), "--json"])
+    for k in ("p10_float", "p10_int8", "p10_drop_pp", "mean_distance_float", "mean_distance_int8",
+              "p5_float", "p5_int8", "p3_float", "p3_int8", "p10_int8_gru8"):
+        assert isinstance(rep[k], float), k
+    assert rep["p10_drop_pp"] == pytest.approx(100 * (rep["p10_float"] - rep["p10_int8"]))
+    net = load_ir(out)
+    assert json.loads((out / "quant_report.json").read_text())["p10_int8"] == rep["p10_int8"]
+    assert net.layers[-1].op == "pool" and net.meta["feature_scale"] > 0
+    assert all(l.attrs.get("w_bits", 8) == 8 for l in net.layers)
+
+
+@pytest.mark.slow
+def test_mixed_precision_meets_budget_and_plots(tmp_path, capsys, eye_dataset):
+    root, ckpt = eye_dataset
+    out = tmp_path / "mp"
+    rep = _run(capsys, ["quantize", "--checkpoint", str(ckpt), "--data", str(root), "--out", str(out),
+                        "--calibrate", "32", "--mixed-precision", "--budget-kb", "14", "--cache", str(tmp_path / "c"), "--json"])
+    mp = rep["mixed_precision"]
+    assert mp["chosen_kb"] <= 14 < mp["full_int8_kb"]
+    sizes = [p["size_kb"] for p in mp["points"]]
+    assert sizes == sorted(sizes, reverse=True) and len(sizes) > 5
+    assert (out / "mixed_precision.png").stat().st_size > 5000
+    net = load_ir(out)
+    bits = {l.name: l.attrs["w_bits"] for l in net.layers if "w_bits" in l.attrs}
+    assert bits == mp["chosen_w_bits"] and min(bits.values()) < 8
+    lay = next(l for l in net.layers if l.attrs.get("w_bits") == 4)
+    assert abs(lay.tensors["weight"]).max() <= 7
+
+
+def test_quantize_reports_missing_checkpoint(tmp_path, capsys):
+    code = main(["quantize", "--checkpoint", str(tmp_path / "none.safetensors"), "--data", str(tmp_path), "--out", str(tmp_path / "q")])
+    assert code == 2 and "not found" in capsys.readouterr().err
