@@ -61,19 +61,42 @@ def data_hash(root: str | Path) -> str:
     return h.hexdigest()
 
 
-def _cache_key(cfg: EyeConfig, events_file: Path) -> str:
-    st = events_file.stat()
-    doc = {"v": CACHE_VERSION, "input": vars(cfg.input), "sensor": list(cfg.sensor_size), "size": st.st_size, "mtime": st.st_mtime_ns}
+def _file_digests(root: Path) -> dict[str, str]:
+    """{relative path: sha256} from the dataset's ``manifest.json`` (empty without one)."""
+    manifest = root / layouts.MANIFEST_FILE
+    if not manifest.is_file():
+        return {}
+    try:
+        files = json.loads(manifest.read_text()).get("files", {})
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DatasetError(f"{manifest}: not valid JSON ({exc}); regenerate the dataset") from None
+    return files if isinstance(files, dict) else {}
+
+
+def _cache_key(cfg: EyeConfig, root: Path, events_file: Path, digests: dict[str, str]) -> str:
+    """Input config + the event file's identity: its manifest checksum, else its size and mtime."""
+    rel = str(events_file.relative_to(root))
+    if rel in digests:
+        ident: list = [digests[rel]]
+    else:
+        st = events_file.stat()
+        ident = [st.st_size, st.st_mtime_ns]
+    doc = {"v": CACHE_VERSION, "input": vars(cfg.input), "sensor": list(cfg.sensor_size), "file": ident}
     return hashlib.sha1(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def load_recording(ds: ThreeETPlus, i: int, cfg: EyeConfig, cache_dir: Path | None) -> RecordingSlices:
-    """Slices of recording ``i`` of ``ds``, from the cache when present (written atomically otherwise)."""
+def load_recording(
+    ds: ThreeETPlus, i: int, cfg: EyeConfig, cache_dir: Path | None, digests: dict[str, str] | None = None
+) -> RecordingSlices:
+    """Slices of recording ``i`` of ``ds``, from the cache when present (written atomically otherwise).
+
+    With a manifest (``digests``) the cache is keyed by the event file's checksum, so a cache plus the dataset's
+    text files (split lists, labels, manifest) is enough to train without the event files."""
     name = ds.names[i]
     events_file = layouts.events_path(ds.root, ds.split, name)
     cache = None
     if cache_dir is not None:
-        cache = Path(cache_dir) / f"{ds.split}-{name}-{_cache_key(cfg, events_file)}.npz"
+        cache = Path(cache_dir) / f"{ds.split}-{name}-{_cache_key(cfg, ds.root, events_file, digests or {})}.npz"
         if cache.is_file():
             with np.load(cache) as z:
                 return RecordingSlices(name, z["coords"], z["feats"], z["offsets"], z["labels"], tuple(int(v) for v in z["shape"]))
@@ -100,7 +123,8 @@ def load_split(root: str | Path, split: str, cfg: EyeConfig, cache_dir: Path | N
     ds = ThreeETPlus(root, split)
     if tuple(ds.sensor_size[:2]) != tuple(cfg.sensor_size):
         raise DatasetError(f"{root}: sensor {ds.sensor_size[:2]} differs from the config's sensor_size {cfg.sensor_size}")
-    return [load_recording(ds, i, cfg, cache_dir) for i in tqdm(range(len(ds)), desc=f"slices {split}", leave=False)]
+    digests = _file_digests(Path(root))
+    return [load_recording(ds, i, cfg, cache_dir, digests) for i in tqdm(range(len(ds)), desc=f"slices {split}", leave=False)]
 
 
 def sequence_starts(recs: list[RecordingSlices], seq_len: int, stride: int) -> np.ndarray:

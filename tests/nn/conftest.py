@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from edgevision.datasets.writer import write_recording, write_split_lists
+from edgevision.datasets.writer import write_manifest, write_recording, write_split_lists
 from edgevision.events.core import make_events
 
 
@@ -31,11 +31,12 @@ def ring_recording(seed: int, n_labels: int = 120, per_slot: int = 120):
 def ring_dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("eye3et")
     names = {"train": [f"tr{i}" for i in range(4)], "val": ["va0"], "test": ["te0", "te1"]}
-    seed = 0
+    seed, files = 0, {}
     for split, split_names in names.items():
         for name in split_names:
             ev, lab = ring_recording(seed)
-            write_recording(root, split, name, ev, lab)
+            files.update(write_recording(root, split, name, ev, lab))
             seed += 1
-    write_split_lists(root, names)
+    files.update(write_split_lists(root, names))
+    write_manifest(root, files, {"generator": "tests/nn ring_recording"})
     return root

@@ -82,3 +82,22 @@ def test_eye_metrics_hand_case():
     assert m["mean_distance"] == pytest.approx((0.5 + 2 + 4 + 12) / 4)
     assert m["windows"] == 4 and m["frames"] == 5 and m["closed_accuracy"] == 0.8
     assert m["per_recording"]["a"]["p1"] == 0.5 and m["per_recording"]["b"]["mean_distance"] == pytest.approx(8.0)
+
+
+def test_slice_cache_is_reused_and_needs_no_event_files(ring_dataset, tmp_path):
+    import shutil
+
+    from edgevision.nn.eye_data import load_split
+
+    cfg = config_from_dict(CFG)
+    root = tmp_path / "data"
+    shutil.copytree(ring_dataset, root)
+    first = load_split(root, "test", cfg, tmp_path / "cache")
+    assert len(list((tmp_path / "cache").glob("test-*.npz"))) == 2
+    for h5 in root.rglob("*.h5"):
+        h5.unlink()
+    again = load_split(root, "test", cfg, tmp_path / "cache")
+    for a, b in zip(first, again):
+        assert a.name == b.name and np.array_equal(a.coords, b.coords) and np.array_equal(a.feats, b.feats)
+        assert np.array_equal(a.offsets, b.offsets) and np.array_equal(a.labels, b.labels) and a.shape == b.shape
+    assert first[0].n == 120 and first[0].feats.dtype == np.uint8
