@@ -1,7 +1,97 @@
-"""Commands of this stage (filled in by its owner)."""
+"""Recognition commands: synthetic gesture set, classifier training/evaluation, comparison benchmark."""
 
 from __future__ import annotations
 
+import argparse
+import json
+from typing import Any
+
+from edgevision.errors import ConfigError
+
+MODELS = ("esda", "spikepoint", "pointnet", "random-features")
+
 
 def register(cli) -> None:
-    """Add this module's subcommands to ``cli``."""
+    """Add ``data synth-gesture``, ``train classify``, ``eval classify`` and ``bench classify``."""
+    p = cli.command("synth-gesture", _synth, "render a synthetic 10-class gesture event set (split by subject)", group="data")
+    p.add_argument("--out", required=True, help="output folder (must not hold a set yet)")
+    p.add_argument("--recordings", type=int, default=300, help="number of 1 s recordings (>= 20)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--subjects", type=int, default=10, help="number of simulated subjects")
+
+    p = cli.command("classify", _train, "train a recognition model (run folder: checkpoints, log.csv, plots)", group="train")
+    p.add_argument("--model", required=True, choices=MODELS)
+    p.add_argument("--data", required=True, help="dvsgesture:ROOT, dvsgesture10:ROOT, nmnist:ROOT, asldvs:ROOT or a synthetic-set folder")
+    p.add_argument("--out", required=True, help="run folder")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (default 30; with --resume: the run's own)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out after its last saved epoch")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-train-windows", type=int, default=0, help="random subset of training windows per epoch (0 = all)")
+    p.add_argument("--window-us", type=int, default=500_000)
+    p.add_argument("--step-us", type=int, default=250_000)
+    p.add_argument("--model-config", default=None, help='JSON object of model settings, e.g. \'{"timesteps": 8}\'')
+
+    p = cli.command("classify", _eval, "window and per-recording accuracy of a trained classifier", group="eval")
+    p.add_argument("--checkpoint", required=True, help="run folder or its model.safetensors")
+    p.add_argument("--data", default=None, help="data spec (default: the run's)")
+    p.add_argument("--part", default="test", choices=("train", "test", "all"))
+
+    p = cli.command("classify", _bench, "train the four classifiers briefly on a synthetic set and write the table to docs/recognition.md", group="bench")
+    p.add_argument("--data", default=None, help="existing synthetic set (default: generate one in --work)")
+    p.add_argument("--work", default="build/bench-classify", help="folder for the generated set, runs and bench.json")
+    p.add_argument("--recordings", type=int, default=200)
+    p.add_argument("--doc", default="docs/recognition.md", help="markdown file whose generated table is replaced")
+
+
+def _synth(args: argparse.Namespace) -> dict[str, Any]:
+    from edgevision.recognition.synth import SynthConfig, synthesize
+
+    return synthesize(args.out, args.recordings, args.seed, cfg=SynthConfig(subjects=args.subjects))
+
+
+def _model_config(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--model-config: not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise ConfigError("--model-config: expected a JSON object")
+    return value
+
+
+def _train(args: argparse.Namespace) -> dict[str, Any]:
+    from edgevision.recognition.train import TrainSettings, train_classifier
+    from edgevision.recognition.windows import WindowConfig
+
+    settings = TrainSettings(
+        epochs=args.epochs if args.epochs is not None else (0 if args.resume else 30),
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        max_train_windows=args.max_train_windows,
+    )
+    return train_classifier(
+        args.model,
+        args.data,
+        args.out,
+        settings=settings,
+        model_overrides=_model_config(args.model_config),
+        window=WindowConfig(args.window_us, args.step_us),
+        resume=args.resume,
+    )
+
+
+def _eval(args: argparse.Namespace) -> dict[str, Any]:
+    from edgevision.recognition.train import evaluate_run
+
+    return evaluate_run(args.checkpoint, args.data, args.part)
+
+
+def _bench(args: argparse.Namespace) -> dict[str, Any]:
+    from edgevision.recognition.bench import run_bench
+
+    return run_bench(args.work, args.doc, data=args.data, recordings=args.recordings)

@@ -207,7 +207,6 @@ def train_classifier(
     existing run folder is an error. Returns the final metrics.
     """
     run = Path(out)
-    src = source or open_source(data)
     if resume:
         if not (run / "run.json").is_file():
             raise CheckpointError(f"{run}: nothing to resume (no run.json); drop --resume to start a run")
@@ -217,6 +216,7 @@ def train_classifier(
         settings = TrainSettings(**{**info["train"], "epochs": settings.epochs if settings.epochs else info["train"]["epochs"]})
     elif (run / "run.json").exists():
         raise CheckpointError(f"{run}: already holds a run; pass --resume to continue it or choose another --out")
+    src = source or open_source(data)
     cfg = model_config(model_name, model_overrides)
     torch.manual_seed(settings.seed)
     model = build_model(model_name, len(src.classes), dataclasses.asdict(cfg))
@@ -269,7 +269,7 @@ def train_classifier(
             opt.zero_grad()
             loss.backward()
             opt.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             correct += int((model.scores(out_t).argmax(1) == labels).sum())
             seen += len(idx)
         metrics = accuracy(predict(model, test_ws, bs * 2, progress=progress), test_ws)
