@@ -129,6 +129,8 @@ def check_tokens(net: Network, coords: np.ndarray, feats: np.ndarray) -> None:
     spec = net.input
     if coords.ndim != 2 or coords.shape[1] != 2 or feats.ndim != 2 or feats.shape[0] != coords.shape[0]:
         raise EventValidationError(f"tokens: coords must be [N, 2] and feats [N, C], got {coords.shape} and {feats.shape}")
+    if feats.dtype.kind not in "iu" or (feats.size and (feats.min() < -128 or feats.max() > 127)):
+        raise EventValidationError("tokens: feats must be int8-range integers; convert float features with quantize_input")
     if feats.shape[1] != spec.channels:
         raise EventValidationError(f"tokens: {feats.shape[1]} feature channels, the network input has {spec.channels}")
     if len(coords):

@@ -48,3 +48,33 @@ def test_mixed_precision_meets_budget_and_plots(tmp_path, capsys, eye_dataset):
 def test_quantize_reports_missing_checkpoint(tmp_path, capsys):
     code = main(["quantize", "--checkpoint", str(tmp_path / "none.safetensors"), "--data", str(tmp_path), "--out", str(tmp_path / "q")])
     assert code == 2 and "not found" in capsys.readouterr().err
+
+
+def test_qat_step_keeps_the_eval_model_bit_exact(eye_dataset, eye_cfg, sim_windows, tmp_path):
+    import numpy as np
+    import torch
+
+    from edgevision.nn.checkpoint import load_eye_tracker
+    from edgevision.nn.eye_data import load_split
+    from edgevision.nn.inputs import collate_tokens
+    from edgevision.quant.calibrate import calibrate
+    from edgevision.quant.eye import QuantEyeTracker
+    from edgevision.quant.pipeline import qat_finetune, sample_windows
+    from edgevision.quant.qbackbone import export_ir
+
+    root, ckpt = eye_dataset
+    model, cfg = load_eye_tracker(ckpt)
+    cfg.train.seq_len, cfg.train.stride, cfg.train.batch_size = 10, 5, 2
+    train = load_split(root, "train", cfg, tmp_path / "cache")
+    qm = QuantEyeTracker(model, cfg)
+    calibrate(qm.backbone, sample_windows(train, 32))
+    before = {k: v.detach().clone() for k, v in qm.backbone.log_scale.items()}
+    losses = qat_finetune(qm, train, cfg, epochs=1, lr=1e-3, max_steps=2)
+    assert len(losses) == 1 and np.isfinite(losses[0])
+    assert any(not torch.equal(before[k], v) for k, v in qm.backbone.log_scale.items())  # LSQ scales moved
+    x = collate_tokens(sim_windows[:6], cfg.input.input_clip)
+    got = qm.backbone(x).numpy()
+    net = export_ir(qm.backbone)
+    for i, t in enumerate(sim_windows[:6]):
+        ref = run_network(net, t.coords, quantize_input(t.feats, net.input))
+        np.testing.assert_array_equal(got[i], (ref.astype(np.float64) * net.layer("pool").attrs["scale"]).astype(np.float32))

@@ -58,3 +58,5 @@ def test_bad_tokens_are_typed_errors():
         run_network(net, np.array([[6, 0]], np.int32), np.ones((1, 2), np.int8))
     with pytest.raises(EventValidationError, match="channels"):
         run_network(net, np.array([[0, 0]], np.int32), np.ones((1, 3), np.int8))
+    with pytest.raises(EventValidationError, match="quantize_input"):
+        run_network(net, np.array([[0, 0]], np.int32), np.ones((1, 2), np.float32))
