@@ -145,9 +145,10 @@ def config_header(graph: HwGraph, board: str) -> str:
 
 
 CSIM_ENTRY = r"""// C-simulation entry point loaded with ctypes: runs a batch of windows through the top function.
+// One translation unit (the top is included) so g++ parses the ap_types headers once.
 #include <cstdio>
 #include <cstring>
-#include "edgevision_top.h"
+#include "edgevision_top.cpp"
 
 extern "C" int ev_num_modules() { return EV_NUM_MODULES; }
 extern "C" int ev_output_words() { return EV_OUTPUT_WORDS; }

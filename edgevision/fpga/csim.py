@@ -19,7 +19,7 @@ from edgevision.fpga.hwgraph import HwGraph
 from edgevision.ir.stream import pack_tokens, unpack_output
 
 CXXFLAGS = ("-std=c++17", "-O2", "-Wno-unknown-pragmas", "-fPIC", "-shared")
-SOURCES = ("edgevision_top.cpp", "csim_entry.cpp")
+SOURCES = ("csim_entry.cpp",)  # includes edgevision_top.cpp
 
 
 def ap_types_dir() -> Path:
@@ -45,7 +45,7 @@ def build_library(project: str | Path) -> Path:
     cxx = shutil.which(os.environ.get("CXX", "g++"))
     if cxx is None:
         raise BackendError("C simulation needs a C++17 compiler: install g++ (or set CXX)")
-    files = sorted([*project.glob("*.h"), *project.glob("weights/*.h"), *(project / s for s in SOURCES)])
+    files = sorted([*project.glob("*.h"), *project.glob("weights/*.h"), *project.glob("*.cpp")])
     h = hashlib.sha256(" ".join(CXXFLAGS).encode())
     for f in files:
         h.update(f.relative_to(project).as_posix().encode())

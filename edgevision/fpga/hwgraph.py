@@ -48,6 +48,7 @@ class Module:
     pi: int = 1
     po: int = 1
     source: str = ""  # the IR layer whose activation a fork or adapter carries
+    elem_bits: int = 8  # output adapter: 8 (int8 vector) or 32 (int32 logits)
 
     @property
     def tunable(self) -> tuple[bool, bool]:
@@ -178,7 +179,7 @@ def build_graph(net: Network) -> HwGraph:
         produce(lay.name, out)
     last = feeds[(net.output, "<output>")]
     add(Module(0, "output_adapter", "output", [last], ["axis_out"], streams[last].width, streams[last].width,
-               source=net.output))
+               source=net.output, elem_bits=8 if streams[last].kind == "vec" else 32))
     graph = HwGraph(net, modules, streams)
     _size_skip_fifos(graph)
     return graph

@@ -1,0 +1,253 @@
+"""Cycle and resource model of the generated accelerator.
+
+Cycles per module mirror what the HLS modules count in C simulation (pipelined iterations at II = 1), written
+as functions of token counts (measured on windows or estimated from a density), channels and parallelism:
+``ceil(CI/PI) * ceil(CO/PO)`` MAC steps per active neighbour (3x3), per input token (2x2 stride 2, 1x1) or per
+vector (fc), ``ceil(CO/PO)`` steps per output token to requantize, one step per token read, and per-frame
+resets. Latency of the dataflow pipeline = bottleneck module + fill (pipeline depths, two rows of line
+buffering per 3x3/2x2 module) + the tail that runs after the frame (pool division, fc, output words).
+Resources: DSP from PI x PO MAC lanes (two int8 MACs per DSP48E2 on Zynq UltraScale+) and requantization
+lanes, BRAM18K from weight ROMs, line buffers, accumulators and deep FIFOs, LUT from a per-lane estimate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edgevision.fpga.boards import Board
+from edgevision.fpga.hwgraph import LINE_BUFFERED, HwGraph, Module
+
+# Estimated pipeline depths (cycles from first input to first output of a pipelined loop nest).
+DEPTH = {"input": 2, "conv3x3_subm": 8, "dwconv3x3_subm": 8, "conv2x2_s2": 8, "conv1x1": 6, "add": 4, "fork": 1,
+         "pool": 4, "fc": 6, "output": 2}
+REQUANT_DSP = 4  # 32 x 32 -> 64-bit multiply of a requantization lane, in DSP48 slices
+LUT_BASE, LUT_PER_MAC, LUT_PER_LANE, LUT_DIVIDER = 400, 12, 160, 2500
+
+
+def cdiv(a: int, b: int) -> int:
+    return -(-int(a) // int(b))
+
+
+@dataclass
+class Counts:
+    """Token statistics of one module's input for one window (or their mean over windows)."""
+
+    n: float = 0.0  # input tokens
+    n_out: float = 0.0  # output tokens (conv2x2_s2)
+    nbrs: float = 0.0  # active 3x3 neighbours summed over sites (the site itself included)
+
+
+def measure_counts(graph: HwGraph, coords: np.ndarray) -> dict[str, Counts]:
+    """Exact per-module token counts of one window (site sets propagated with the reference's geometry)."""
+    from edgevision.quant.reference import downsample_sites, neighbor_table
+
+    net = graph.net
+    shapes = net.shapes()
+    sites: dict[str, np.ndarray] = {"input": np.asarray(coords, np.int32).reshape(-1, 2)}
+    for lay in net.layers:
+        src = sites.get(lay.inputs[0])
+        if lay.op == "conv2x2_s2":
+            sites[lay.name] = downsample_sites(src, shapes[lay.inputs[0]])[0]
+        elif src is not None and lay.op not in ("pool", "fc"):
+            sites[lay.name] = src
+    out: dict[str, Counts] = {}
+    for m in graph.modules:
+        if m.kind in ("fc", "output"):
+            out[m.name] = Counts()
+            continue
+        src = sites[m.source] if m.kind in ("input", "fork") else sites[m.layer.inputs[0]]
+        c = Counts(n=float(len(src)))
+        if m.kind in LINE_BUFFERED:
+            c.nbrs = float((neighbor_table(src, m.grid) >= 0).sum())
+        elif m.kind == "conv2x2_s2":
+            c.n_out = float(len(sites[m.layer.name]))
+        out[m.name] = c
+    return out
+
+
+def mean_counts(per_window: list[dict[str, Counts]]) -> dict[str, Counts]:
+    keys = per_window[0].keys()
+    return {k: Counts(*(float(np.mean([getattr(w[k], f) for w in per_window])) for f in ("n", "n_out", "nbrs")))
+            for k in keys}
+
+
+def estimate_counts(graph: HwGraph, density: float) -> dict[str, Counts]:
+    """Expected counts for uniformly random active sites at input ``density`` (no data)."""
+    shapes = graph.net.shapes()
+    dens: dict[str, float] = {"input": float(density)}
+    for lay in graph.net.layers:
+        d = dens.get(lay.inputs[0], 0.0)
+        dens[lay.name] = 1.0 - (1.0 - d) ** 4 if lay.op == "conv2x2_s2" else d
+    out: dict[str, Counts] = {}
+    for m in graph.modules:
+        if m.kind in ("fc", "output"):
+            out[m.name] = Counts()
+            continue
+        src = m.source if m.kind in ("input", "fork") else m.layer.inputs[0]
+        h, w = shapes[src]
+        d = dens[src]
+        c = Counts(n=d * h * w)
+        if m.kind in LINE_BUFFERED:  # interior approximation: 8 neighbours, each active with probability d
+            c.nbrs = c.n * (1.0 + 8.0 * d * (h - 2) * (w - 2) / (h * w))
+        elif m.kind == "conv2x2_s2":
+            c.n_out = dens[m.layer.name] * cdiv(h, 2) * cdiv(w, 2)
+        out[m.name] = c
+    return out
+
+
+def mac_steps(m: Module) -> int:
+    """Pipelined MAC steps per neighbour / token / vector."""
+    if m.kind == "dwconv3x3_subm":
+        return cdiv(m.cout, m.po)
+    return cdiv(m.cin, m.pi) * cdiv(m.cout, m.po)
+
+
+def module_cycles(m: Module, c: Counts) -> float:
+    """Cycles of one module for one window; the same accounting as the HLS modules' counters."""
+    k = m.kind
+    n = c.n
+    if k == "input":
+        return n * (1 + cdiv(m.cout, 8)) + 1
+    if k == "output":
+        return cdiv(m.cin, 64 // m.elem_bits)
+    if k in LINE_BUFFERED:
+        return m.grid[1] + n + 1 + c.nbrs * mac_steps(m) + n * cdiv(m.cout, m.po)
+    if k == "conv2x2_s2":
+        return cdiv(m.grid[1], 2) + n + 1 + n * mac_steps(m) + c.n_out * cdiv(m.cout, m.po)
+    if k == "conv1x1":
+        return n + 1 + n * (mac_steps(m) + cdiv(m.cout, m.po))
+    if k == "add":
+        return n + 1 + n * cdiv(m.cin, m.po)
+    if k == "fork":
+        return n + 1
+    if k == "pool":
+        cells = _cells(m)
+        return cells + n + 1 + n * cdiv(m.cin, m.po) + cells * cdiv(m.cin, m.po)
+    if k == "fc":
+        return mac_steps(m) + (cdiv(m.cout, m.po) if m.layer.attrs.get("requant") else 0)
+    raise AssertionError(k)
+
+
+def _cells(m: Module) -> int:
+    g = m.layer.attrs["grid"]
+    return int(g[0]) * int(g[1])
+
+
+def tail_cycles(m: Module) -> float:
+    """Cycles of a module that run only after the whole frame has streamed through."""
+    if m.kind == "pool":
+        return _cells(m) * cdiv(m.cin, m.po)
+    if m.kind in ("fc", "output"):
+        return module_cycles(m, Counts())
+    return 0.0
+
+
+def latency_cycles(graph: HwGraph, cycles: dict[str, float]) -> float:
+    """Dataflow latency of one window: bottleneck streaming module + fill + post-frame tail."""
+    stream = [m for m in graph.modules if m.kind not in ("fc", "output")]
+    bottleneck = max(cycles[m.name] - tail_cycles(m) for m in stream)
+    fill = sum(DEPTH[m.kind] for m in graph.modules)
+    fill += sum(2.0 / max(m.grid[0], 1) * cycles[m.name] for m in stream if m.kind in (*LINE_BUFFERED, "conv2x2_s2"))
+    return bottleneck + fill + sum(tail_cycles(m) for m in graph.modules)
+
+
+@dataclass
+class Resources:
+    dsp: float = 0.0
+    bram18k: float = 0.0
+    lut: float = 0.0
+
+    def __add__(self, o: "Resources") -> "Resources":
+        return Resources(self.dsp + o.dsp, self.bram18k + o.bram18k, self.lut + o.lut)
+
+    def as_dict(self) -> dict[str, int]:
+        return {"dsp": int(round(self.dsp)), "bram18k": int(round(self.bram18k)), "lut": int(round(self.lut))}
+
+
+def memory(width_bits: int, depth: int, banks: int = 1) -> Resources:
+    """``banks`` memories of ``depth`` words x ``width_bits``: LUTRAM when small (< 4 Kbit), else BRAM18K
+    in the 1K x 18 configuration."""
+    bits = width_bits * depth
+    if depth <= 0 or width_bits <= 0:
+        return Resources()
+    if bits < 4096:
+        return Resources(lut=banks * cdiv(bits, 64))
+    return Resources(bram18k=banks * cdiv(width_bits, 18) * cdiv(depth, 1024))
+
+
+def fifo(width_bits: int, depth: int) -> Resources:
+    """A stream FIFO: shift registers (SRL32) up to depth 32, BRAM beyond."""
+    if depth <= 32:
+        return Resources(lut=width_bits)
+    return Resources(bram18k=cdiv(width_bits, 36) * cdiv(depth, 512))
+
+
+def module_resources(m: Module, board: Board) -> Resources:
+    pack = 2 if board.family == "zynquplus" else 1  # two int8 MACs per DSP48E2 (shared input operand)
+    k = m.kind
+    if k in ("input", "output", "fork"):
+        return Resources(lut=LUT_BASE / 2)
+    r = Resources(lut=LUT_BASE)
+    if k in ("conv3x3_subm", "conv2x2_s2", "conv1x1", "fc"):
+        macs = m.pi * m.po
+        r.dsp += cdiv(macs, pack)
+        r.lut += LUT_PER_MAC * macs
+        w = m.layer.tensors["weight"]
+        r += memory(8 * m.pi, cdiv(w.size, m.pi * m.po), banks=m.po)
+        if k != "fc" or m.layer.attrs.get("requant"):
+            r.dsp += REQUANT_DSP * m.po
+            r.lut += LUT_PER_LANE * m.po
+    elif k == "dwconv3x3_subm":
+        r.dsp += cdiv(m.po, pack) + REQUANT_DSP * m.po
+        r.lut += (LUT_PER_MAC + LUT_PER_LANE) * m.po
+        r += memory(8, 9 * cdiv(m.cout, m.po), banks=m.po)
+    elif k == "add":
+        r.dsp += 2 * 2 * m.po  # two int8 x int32 products per lane
+        r.lut += LUT_PER_LANE * m.po
+    elif k == "pool":
+        r.dsp += REQUANT_DSP * m.po
+        r.lut += LUT_DIVIDER * m.po
+        r += memory(32 * m.po, _cells(m) * cdiv(m.cin, m.po))
+    if k in LINE_BUFFERED:
+        r += memory(8 * m.pi if k == "conv3x3_subm" else 8 * m.po, 3 * m.grid[1] * cdiv(m.cin, m.pi if k == "conv3x3_subm" else m.po))
+    if k == "conv2x2_s2":
+        r += memory(32 * m.po, cdiv(m.grid[1], 2) * cdiv(m.cout, m.po))
+    return r
+
+
+def graph_resources(graph: HwGraph, board: Board) -> tuple[Resources, dict[str, Resources]]:
+    per = {m.name: module_resources(m, board) for m in graph.modules}
+    total = Resources()
+    for r in per.values():
+        total = total + r
+    for s in graph.streams.values():
+        width = 8 * s.width + (33 if s.kind == "token" else 0)
+        if s.kind != "token":
+            width = (8 if s.kind == "vec" else 32) * s.width
+        total = total + fifo(width, s.depth)
+    return total, per
+
+
+@dataclass
+class Estimate:
+    board: Board
+    cycles: dict[str, float]
+    latency_cycles: float
+    resources: Resources
+    per_module: dict[str, Resources] = field(default_factory=dict)
+
+    @property
+    def latency_ms(self) -> float:
+        return self.latency_cycles / (self.board.clock_mhz * 1e3)
+
+    def fits(self, fraction: float) -> bool:
+        b, r = self.board, self.resources
+        return r.dsp <= fraction * b.dsp and r.bram18k <= fraction * b.bram18k and r.lut <= fraction * b.lut
+
+
+def estimate(graph: HwGraph, counts: dict[str, Counts], board: Board) -> Estimate:
+    cycles = {m.name: module_cycles(m, counts[m.name]) for m in graph.modules}
+    total, per = graph_resources(graph, board)
+    return Estimate(board, cycles, latency_cycles(graph, cycles), total, per)
