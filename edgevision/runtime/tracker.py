@@ -5,7 +5,8 @@ consumer. Overload policy for live (``realtime``) sources, **drop-oldest**: when
 waiting window is discarded (and counted) so the consumer always works on the freshest events; the GRU state
 carries over the gap. Offline sources (replay as fast as possible) are lossless: the producer waits for room.
 Latency is measured from the moment a window is ready (its end time passed, it enters the queue) to the
-moment its pupil estimate is out.
+moment its pupil estimate is out. Offline replay has no arrival clock: there a window is ready when the
+consumer takes it, so the latency is the processing time (tokens + backend + GRU head).
 """
 
 from __future__ import annotations
@@ -151,6 +152,8 @@ class TrackerLoop:
                 item = wq.q.get()
                 if item is _END:
                     break
+                if wq.lossless:
+                    item.ready = time.perf_counter()
                 pred, h = self.step(item, h, sensor)
                 self.predictions.append(pred)
                 if on_output is not None:

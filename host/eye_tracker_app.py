@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""Board app: live eye tracking on a PYNQ board with a USB event camera.
+
+The sparse CNN runs on the FPGA overlay (``edgevision_top`` behind an AXI DMA), the GRU and head on the ARM
+host. Steps: load the overlay and self-test it against the IR (known-answer run), then track the camera
+stream until Ctrl-C or ``--seconds``, writing predictions (and optionally an annotated video) to ``--out``.
+
+    python3 host/eye_tracker_app.py --bitstream eye_small.bit --checkpoint eye_small.safetensors \
+        --model eye_small_int8 --source dv --out runs/board
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bitstream", required=True, help="X.bit with X.hwh beside it")
+    ap.add_argument("--checkpoint", default="models/eye_small.safetensors", help="eye-tracker checkpoint (GRU + head)")
+    ap.add_argument("--model", default="models/eye_small_int8", help="the IR the bitstream was built from")
+    ap.add_argument("--source", default="dv", help="dv (iniVation via dv-processing), camera:N, file:PATH, synthetic")
+    ap.add_argument("--seconds", type=float, default=None, help="stop after this much camera time")
+    ap.add_argument("--out", default="runs/board", help="predictions.jsonl, summary.json (and track.mp4 with --video)")
+    ap.add_argument("--video", action="store_true", help="also write the annotated video (costs CPU on the board)")
+    ap.add_argument("--board", default="zcu102", help="board name for the self-test report")
+    args = ap.parse_args(argv)
+
+    from edgevision.errors import EdgevisionError
+    from edgevision.runtime.selftest import flash
+    from edgevision.runtime.session import load_backend, run_tracker
+    from edgevision.runtime.sources import open_source
+
+    try:
+        print(json.dumps(flash(args.board, args.bitstream, args.model)), file=sys.stderr)
+        backend, model, cfg = load_backend("pynq", args.checkpoint, args.model, bitstream=args.bitstream)
+        source = open_source(args.source, seconds=args.seconds, realtime=True)
+        summary = run_tracker(backend, model, cfg, source, Path(args.out), live=False, video=args.video)
+    except EdgevisionError as exc:
+        print(f"eye_tracker_app: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
