@@ -21,7 +21,7 @@ def register(cli) -> None:
 
     p = cli.command("classify", _train, "train a recognition model (run folder: checkpoints, log.csv, plots)", group="train")
     p.add_argument("--model", required=True, choices=MODELS)
-    p.add_argument("--data", required=True, help="dvsgesture:ROOT, dvsgesture10:ROOT, nmnist:ROOT, asldvs:ROOT or a synthetic-set folder")
+    p.add_argument("--data", required=True, help="dvsgesture:ROOT, dvsgesture10:ROOT, nmnist:ROOT, asldvs:ROOT, ncaltech101:ROOT or a synthetic-set folder")
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--epochs", type=int, default=None, help="epochs (default 30; with --resume: the run's own)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out after its last saved epoch")

@@ -1,7 +1,7 @@
 """Recognition data sources: recordings with a label, a recording id, a subject and a train/test split.
 
 A source is opened from a spec string: ``dvsgesture:ROOT``, ``dvsgesture10:ROOT`` (class "other" dropped,
-as SpikePoint did), ``nmnist:ROOT``, ``asldvs:ROOT``, or the path of a synthetic gesture set folder.
+as SpikePoint did), ``nmnist:ROOT``, ``asldvs:ROOT``, ``ncaltech101:ROOT``, or the path of a synthetic gesture set folder.
 """
 
 from __future__ import annotations
@@ -68,4 +68,4 @@ def open_source(spec: str) -> Source:
     )
 
 
-TONIC_KINDS = ("dvsgesture", "dvsgesture10", "nmnist", "asldvs")
+TONIC_KINDS = ("dvsgesture", "dvsgesture10", "nmnist", "asldvs", "ncaltech101")

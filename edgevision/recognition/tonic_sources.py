@@ -1,4 +1,4 @@
-"""tonic datasets (DVSGesture, NMNIST, ASLDVS) read through tonic's own classes, offline.
+"""tonic datasets (DVSGesture, NMNIST, ASLDVS, NCALTECH101) read through tonic's own classes, offline.
 
 tonic treats a dataset as present only when its archive file and a full count of extracted files exist
 (100 ``.npy`` for DVSGesture, 10000 ``.bin`` for NMNIST, 100800 ``.mat`` for ASL-DVS) and otherwise
@@ -22,7 +22,9 @@ LAYOUTS = {
     "DVSGesture": (("ibmGestureTrain", "ibmGestureTest"), ".npy"),
     "NMNIST": (("Train", "Test"), ".bin"),
     "ASLDVS": (("",), ".mat"),
+    "NCALTECH101": (("Caltech101",), ".bin"),
 }
+NCALTECH_SENSOR = (240, 180)  # tonic gives no sensor size (it shifts each recording to start at 0); ATIS crops fit
 
 
 def _offline(cls: type) -> type:
@@ -46,6 +48,7 @@ def _offline(cls: type) -> type:
 OfflineDVSGesture = _offline(tonic.datasets.DVSGesture)
 OfflineNMNIST = _offline(tonic.datasets.NMNIST)
 OfflineASLDVS = _offline(tonic.datasets.ASLDVS)
+OfflineNCALTECH101 = _offline(tonic.datasets.NCALTECH101)
 
 
 def to_events(raw: np.ndarray) -> np.ndarray:
@@ -62,7 +65,7 @@ def _check_root(root: str) -> Path:
 
 
 def open_tonic(kind: str, root: str) -> Source:
-    """Open ``dvsgesture``/``dvsgesture10``/``nmnist``/``asldvs`` under ``root`` as a :class:`Source`."""
+    """Open ``dvsgesture``/``dvsgesture10``/``nmnist``/``asldvs``/``ncaltech101`` under ``root`` as a :class:`Source`."""
     path = _check_root(root)
     if kind in ("dvsgesture", "dvsgesture10"):
         return _dvsgesture(path, drop_other=kind == "dvsgesture10")
@@ -70,6 +73,8 @@ def open_tonic(kind: str, root: str) -> Source:
         return _nmnist(path)
     if kind == "asldvs":
         return _asldvs(path)
+    if kind == "ncaltech101":
+        return _ncaltech101(path)
     raise DatasetError(f"unknown tonic dataset kind {kind!r}")
 
 
@@ -142,4 +147,30 @@ def _asldvs(path: Path) -> Source:
         list(recs),
         hash_split(recs),
         lambda k: to_events(ds[k][0]),
+    )
+
+
+def _ncaltech101(path: Path) -> Source:
+    """Classes are the category folders (sorted); 20 % of recordings (by hash) are the test set; coordinates
+    beyond the 240x180 frame are clipped to its border."""
+    ds = OfflineNCALTECH101(str(path))
+    classes = sorted(set(ds.targets))
+    recs = [str(Path(f).relative_to(path)) for f in ds.data]
+    w, h = NCALTECH_SENSOR
+
+    def load(k: int) -> np.ndarray:
+        ev = to_events(ds[k][0])
+        np.minimum(ev["x"], w - 1, out=ev["x"])
+        np.minimum(ev["y"], h - 1, out=ev["y"])
+        return ev
+
+    return Source(
+        "ncaltech101",
+        NCALTECH_SENSOR,
+        classes,
+        np.asarray([classes.index(t) for t in ds.targets], np.int64),
+        recs,
+        list(recs),
+        hash_split(recs),
+        load,
     )

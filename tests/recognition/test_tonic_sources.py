@@ -98,3 +98,21 @@ def test_missing_layout_never_downloads(tmp_path):
         open_source(f"nmnist:{tmp_path}")
     with pytest.raises(DatasetError, match="synth-gesture"):
         open_source(str(tmp_path / "nope"))
+
+
+def test_ncaltech101_through_tonic(tmp_path):
+    """Caltech101/<category>/image_NNNN.bin in the N-MNIST binary format; tonic shifts x, y to start at 0."""
+    base = tmp_path / "NCALTECH101"
+    rng = np.random.default_rng(3)
+    for cat in ("airplanes", "BACKGROUND_Google"):
+        d = base / "Caltech101" / cat
+        d.mkdir(parents=True)
+        for k in range(3):
+            t, x, y, p = _events(rng, 40, 230, 170, 300_000)
+            raw = np.stack([x + 5, y + 3, (p << 7) | (t >> 16), (t >> 8) & 255, t & 255], axis=1).astype(np.uint8)
+            raw.tofile(d / f"image_{k:04d}.bin")
+    (base / "N-Caltech101-archive.zip").touch()
+    src = open_source(f"ncaltech101:{tmp_path}")
+    assert len(src) == 6 and src.classes == ["BACKGROUND_Google", "airplanes"]
+    ev = src.load(src.recordings.index("NCALTECH101/Caltech101/airplanes/image_0002.bin"))
+    assert ev["x"].min() == 0 and ev["y"].min() == 0 and ev.dtype == EVENT_DTYPE
