@@ -55,6 +55,47 @@ def _dims(value) -> SensorSize | None:
     return None if value is None or tuple(value) == _NO_SIZE else SensorSize(int(value[0]), int(value[1]))
 
 
+_AEDAT4_MAGIC = b"#!AER-DAT4.0\r\n"
+
+
+def _check_aedat4_header(path: Path) -> None:
+    """Validate the AEDAT4 IOHeader (a flatbuffer) before faery parses it.
+
+    faery 0.7.1 aborts the whole process (a panic while raising) when the XML description is not valid
+    UTF-8, so the header's table, its ``infoNode`` string bounds and that string's encoding are checked here.
+    """
+    import struct
+
+    with foreign_errors(path), open(path, "rb") as fh:
+        head = fh.read(len(_AEDAT4_MAGIC) + 4)
+        if len(head) < len(_AEDAT4_MAGIC) + 4 or not head.startswith(_AEDAT4_MAGIC):
+            raise EventFormatError(path, "not an AEDAT4 file (bad magic or truncated header)")
+        (size,) = struct.unpack_from("<i", head, len(_AEDAT4_MAGIC))
+        buf = fh.read(size) if 8 <= size <= (1 << 24) else b""
+    if len(buf) != size:
+        raise EventFormatError(path, f"AEDAT4 header size {size} is corrupt or the file is truncated")
+
+    def u(fmt: str, pos: int) -> int:
+        if pos < 0 or pos + struct.calcsize(fmt) > len(buf):
+            raise EventFormatError(path, "corrupt AEDAT4 header (offset outside the header)")
+        return struct.unpack_from(fmt, buf, pos)[0]
+
+    table = u("<I", 0)
+    vtable = table - u("<i", table)
+    field = u("<H", vtable + 8) if u("<H", vtable) > 8 else 0  # vtable slot 2: infoNode
+    if field == 0:
+        raise EventFormatError(path, "AEDAT4 header has no description (infoNode)")
+    start = table + field + u("<I", table + field)
+    length = u("<I", start)
+    text = buf[start + 4 : start + 4 + length]
+    if len(text) != length:
+        raise EventFormatError(path, "corrupt AEDAT4 header (description runs past the header)")
+    try:
+        text.decode("utf-8")
+    except UnicodeDecodeError:
+        raise EventFormatError(path, "corrupt AEDAT4 header (description is not UTF-8)") from None
+
+
 def open_camera_file(
     path: Path, kind: str, fallback: SensorSize | None = None
 ) -> tuple[SensorSize | None, Iterator[np.ndarray]]:
@@ -64,6 +105,10 @@ def open_camera_file(
     sensor size (the caller infers it from the events).
     """
     dims = _NO_SIZE if fallback is None else (int(fallback[0]), int(fallback[1]))
+    if kind in ("evt", "dat"):
+        with foreign_errors(path), open(path, "rb") as fh:
+            if fh.read(1) != b"%":
+                raise EventFormatError(path, f"no '%' header: not a Prophesee {'RAW' if kind == 'evt' else 'DAT'} file")
     aedat, dat, evt = _faery()
     with foreign_errors(path):
         if kind == "evt":
@@ -73,6 +118,7 @@ def open_camera_file(
             if decoder.event_type not in ("cd", "2d"):
                 raise EventFormatError(path, f"DAT file holds {decoder.event_type!r} events, not change detection (cd/2d)")
         elif kind == "aedat4":
+            _check_aedat4_header(path)
             decoder = aedat.Decoder(path)
         else:
             raise ValueError(f"unknown camera file kind {kind!r}")

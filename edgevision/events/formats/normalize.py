@@ -106,9 +106,10 @@ def structured_to_events(path: str | Path, arr: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def _scan_events(t, x, y):  # pragma: no cover - compiled
-    """One pass: index of the first decreasing timestamp (-1 if none), max x, max y."""
+def _scan_events(t, x, y, p):  # pragma: no cover - compiled
+    """One pass: first decreasing timestamp and first polarity > 1 (-1 if none), max x, max y."""
     bad = -1
+    badp = -1
     mx = 0
     my = 0
     for i in range(t.shape[0]):
@@ -118,13 +119,15 @@ def _scan_events(t, x, y):  # pragma: no cover - compiled
             mx = x[i]
         if y[i] > my:
             my = y[i]
-    return bad, mx, my
+        if p[i] > 1 and badp < 0:
+            badp = i
+    return bad, badp, mx, my
 
 
 def check_events(
     path: str | Path, events: np.ndarray, sensor_size: tuple[int, int] | None, prev_t: int | None = None
 ) -> SensorSize:
-    """Check time order (also against the previous chunk's last time) and sensor bounds.
+    """Check time order (also against the previous chunk's last time), polarity and sensor bounds.
 
     Returns the events' extent ``(max x + 1, max y + 1)`` (``(1, 1)`` when empty): the inferred sensor size.
     """
@@ -133,7 +136,9 @@ def check_events(
         return SensorSize(1, 1)
     if prev_t is not None and t[0] < prev_t:
         raise EventFormatError(path, f"timestamps go backwards across a chunk border ({prev_t} -> {int(t[0])} us)")
-    bad, mx, my = _scan_events(t, events["x"], events["y"])
+    bad, badp, mx, my = _scan_events(t, events["x"], events["y"], events["p"])
+    if badp >= 0:
+        raise EventFormatError(path, f"polarity must be 0 or 1, found {int(events['p'][badp])} at event {badp}")
     if bad >= 0:
         raise EventFormatError(
             path,

@@ -9,7 +9,6 @@ Pickled objects are never loaded.
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 from typing import Iterator
 
@@ -46,10 +45,10 @@ def iter_npy(path: Path, chunk_events: int) -> Iterator[np.ndarray]:
 
 def read_npz(path: Path) -> tuple[np.ndarray, SensorSize | None]:
     """Events and sensor size of a ``.npz`` file."""
-    try:
+    with foreign_errors(path):
         z = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise EventFormatError(path, f"not a readable .npz archive ({exc})") from None
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise EventFormatError(path, "not a .npz archive")
     with z, foreign_errors(path):
         keys = set(z.files)
         sensor = parse_sensor(path, z["sensor_size"].tolist()) if "sensor_size" in keys else None
