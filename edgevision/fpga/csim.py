@@ -84,12 +84,17 @@ class CsimDesign:
                                f"output words {self.out_words}); regenerate the project")
 
     def run(self, windows: list[tuple[np.ndarray, np.ndarray]]) -> CsimResult:
-        n = len(windows)
+        """Run windows (int32 coords [N, 2] raster order, int8 feats [N, C]) through the design."""
         packed = [pack_tokens(np.asarray(c), np.asarray(f, np.int8)) for c, f in windows]
+        return self.run_words(packed, [len(c) for c, _ in windows])
+
+    def run_words(self, packed: list[np.ndarray], num_tokens: list[int]) -> CsimResult:
+        """Run raw AXI-Stream input words (one array per window, as :func:`pack_tokens` makes them)."""
+        n = len(packed)
         offsets = np.zeros(n + 1, np.int64)
         offsets[1:] = np.cumsum([p.size for p in packed])
         words = np.ascontiguousarray(np.concatenate(packed) if packed else np.zeros(0, np.uint64), np.uint64)
-        ntok = np.array([len(c) for c, _ in windows], np.uint32)
+        ntok = np.asarray(num_tokens, np.uint32)
         out = np.zeros((n, self.out_words), np.uint64)
         cycles = np.zeros((n, self.n_modules), np.uint64)
         err = ctypes.create_string_buffer(512)
