@@ -1,8 +1,11 @@
 """The IR run in PyTorch on int64 tensors: batched (many windows at once, CPU or CUDA), bit-exact with
 :mod:`edgevision.quant.reference`.
 
-Sparse geometry and the convolutions themselves come from :mod:`edgevision.nn.sparse_ops` (they are exact on
-integer tensors); requantization and pooling are the integer rules of :mod:`edgevision.ir.ops`.
+Sparse geometry and the convolutions themselves come from :mod:`edgevision.nn.sparse_ops`; requantization and
+pooling are the integer rules of :mod:`edgevision.ir.ops` on int64. Convolution accumulators are computed with
+floating-point GEMMs (BLAS), which is exact here: operands are integers and every partial sum is bounded by
+``fan_in * 128 * 128``, so float32 is used when that bound is below 2**24 (on CPU) and float64 (exact below
+2**53) otherwise; the result is converted back to int64 before the bias and requantization.
 """
 
 from __future__ import annotations
@@ -85,6 +88,9 @@ class TorchIntNetwork:
             return acc
         (p,) = xs
         w = t["weight"]
+        fan_in = w[0].numel()
+        dt = torch.float32 if fan_in * (1 << 14) < (1 << 24) and self.device.type == "cpu" else torch.float64
+        w, p = w.to(dt), p.replace(p.feats.to(dt))
         if lay.op in ("conv3x3_subm", "dwconv3x3_subm"):
             key = id(p.coords)
             if key not in nbr:
@@ -97,4 +103,5 @@ class TorchIntNetwork:
             oc, parent, offset, oshape = sparse_ops.downsample2x2(p.coords, p.shape)
             out = SparseTensor(sparse_ops.strided_conv2x2(p.feats, parent, offset, oc.shape[0], w), oc, oshape, p.batch_size)
         lo, hi = _bounds(lay)
-        return out.replace(requantize_t(out.feats + t["bias"], t["mult"], int(a["shift"]), lo, hi))
+        acc = torch.round(out.feats).long() + t["bias"]
+        return out.replace(requantize_t(acc, t["mult"], int(a["shift"]), lo, hi))
