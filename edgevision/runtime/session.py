@@ -10,7 +10,7 @@ import json
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from edgevision.atomic import write_text_atomic
 from edgevision.errors import BackendError, ConfigError
@@ -66,7 +66,7 @@ class OutputSink:
         self.next_frame_t: int | None = None
         self.rate = 0.0
         self._last = time.perf_counter()
-        self.dropped = lambda: 0
+        self.dropped: Callable[[], int] = lambda: 0  # set by run_tracker to the loop's drop counter
         if live:
             import cv2
 
@@ -115,11 +115,12 @@ class OutputSink:
 
 
 def run_tracker(backend: Any, model: Any, cfg: Any, source: Source, out_dir: Path | None, live: bool,
-                palette: str = "metavision", queue_size: int = 4, video: bool = True) -> dict[str, Any]:
+                palette: str = "metavision", queue_size: int = 2, video: bool = True) -> dict[str, Any]:
     """Run the loop with outputs; into ``out_dir`` (when given) ``predictions.jsonl``, ``summary.json`` and,
     with ``video``, the annotated ``track.mp4``."""
     loop = TrackerLoop(backend, model, cfg, queue_size)
     sink = OutputSink(source.sensor_size, backend.name, out_dir, live, palette, video)
+    sink.dropped = lambda: loop.queue.dropped if loop.queue is not None else 0
     try:
         summary = loop.run(source, sink, sink.stop)
     finally:

@@ -88,12 +88,13 @@ class WindowQueue:
 class TrackerLoop:
     """Runs a backend and the host GRU head over a source; ``run`` returns the summary."""
 
-    def __init__(self, backend: Backend, model: Any, cfg: Any, queue_size: int = 4) -> None:
+    def __init__(self, backend: Backend, model: Any, cfg: Any, queue_size: int = 2) -> None:
         self.backend = backend
         self.model = model.eval()
         self.cfg = cfg
         self.queue_size = queue_size
         self.predictions: list[Prediction] = []
+        self.queue: WindowQueue | None = None  # the current run's hand-over queue (drop counter)
 
     def _producer(self, source: Source, wq: WindowQueue, stop: threading.Event, errors: list[BaseException]) -> None:
         try:
@@ -140,7 +141,7 @@ class TrackerLoop:
             raise ConfigError(f"source {source.name} has a {sensor[0]}x{sensor[1]} sensor but the model expects "
                               f"{self.cfg.sensor_size[0]}x{self.cfg.sensor_size[1]}")
         stop = stop or threading.Event()
-        wq = WindowQueue(self.queue_size, lossless=not source.realtime)
+        wq = self.queue = WindowQueue(self.queue_size, lossless=not source.realtime)
         errors: list[BaseException] = []
         producer = threading.Thread(target=self._producer, args=(source, wq, stop, errors), daemon=True, name="edgevision-source")
         self.predictions = []

@@ -60,3 +60,21 @@ def test_demo_end_to_end(tmp_path, capsys):
     assert out["windows"] + out["dropped"] == 100
     assert out["backend"] == "csim" and {"p5", "p10", "mean_distance", "latency_p99_ms"} <= set(out)
     assert decoded_frames(out["video"]) > 0
+
+
+def test_track_cli_headless_on_the_synthetic_camera(tmp_path, tiny, capsys):
+    from edgevision.cli import main
+    from edgevision.ir.schema import save_ir
+    from edgevision.nn.checkpoint import save_checkpoint
+
+    model, cfg, net = tiny
+    save_checkpoint(tmp_path / "eye.safetensors", model, cfg)
+    save_ir(net, tmp_path / "ir")
+    args = ["track", "--source", "synthetic", "--backend", "int", "--checkpoint", str(tmp_path / "eye.safetensors"),
+            "--model", str(tmp_path / "ir"), "--headless", "--out", str(tmp_path / "run"), "--seconds", "0.2", "--json"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["windows"] + out["dropped"] == 20 and out["source"] == "synthetic"
+    assert {"latency_p50_ms", "latency_p99_ms", "p5", "p10", "mean_distance"} <= set(out)
+    assert len((tmp_path / "run" / "predictions.jsonl").read_text().splitlines()) == out["windows"]
+    assert main(["track", "--headless", "--seconds", "1"]) == 2  # --headless without --out: one-line error
