@@ -1,0 +1,94 @@
+import json
+
+import numpy as np
+import pytest
+from events_testdata import SENSOR
+
+from edgevision.cli import main
+from edgevision.events.formats import read_events, write_events
+from edgevision.events.info import event_file_info
+
+
+def _run(capsys, argv):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_info_json(tmp_path, capsys, events):
+    path = write_events(tmp_path / "ev.raw", events, SENSOR)
+    code, out, _ = _run(capsys, ["events", "info", str(path), "--json"])
+    assert code == 0
+    info = json.loads(out)
+    duration = int(events["t"][-1] - events["t"][0])
+    assert info["count"] == events.shape[0] and info["duration_us"] == duration
+    assert info["rate_ev_s"] == pytest.approx(events.shape[0] / (duration * 1e-6))
+    assert (info["width"], info["height"], info["sensor_source"]) == (64, 48, "file")
+    assert info["on_fraction"] == pytest.approx(events["p"].mean())
+    assert info["format"] == "evt"
+
+
+def test_info_sources(tmp_path, events):
+    npy = write_events(tmp_path / "ev.npy", events, SENSOR)
+    assert event_file_info(npy)["sensor_source"] == "extent"
+    assert event_file_info(npy, sensor_size=(100, 90))["sensor_source"] == "argument"
+    h5 = write_events(tmp_path / "ev.h5", events, SENSOR, format="h5-tonic")
+    info = event_file_info(h5)
+    assert (info["width"], info["height"], info["sensor_source"]) == (240, 180, "layout")
+    empty = write_events(tmp_path / "empty.npy", events[:0], SENSOR)
+    assert event_file_info(empty)["count"] == 0 and event_file_info(empty)["rate_ev_s"] == 0.0
+
+
+@pytest.mark.parametrize("out_name,fmt", [("o.aedat4", None), ("o.h5", "h5-3etplus"), ("o.csv", None), ("o.raw", "evt2")])
+def test_convert_round_trip(tmp_path, capsys, events, out_name, fmt):
+    src = write_events(tmp_path / "in.dat", events, SENSOR)
+    dst = tmp_path / out_name
+    argv = ["events", "convert", str(src), str(dst), "--json"] + (["--out-format", fmt] if fmt else [])
+    code, out, _ = _run(capsys, argv)
+    assert code == 0
+    result = json.loads(out)
+    assert result["count"] == events.shape[0] and result["input_format"] == "dat"
+    np.testing.assert_array_equal(read_events(dst)[0], events)
+
+
+def test_convert_with_sensor_override(tmp_path, capsys, events):
+    src = write_events(tmp_path / "in.npy", events, SENSOR)
+    code, out, _ = _run(capsys, ["events", "convert", str(src), str(tmp_path / "o.npz"), "--sensor", "128x96"])
+    assert code == 0 and "count: 3000" in out
+    assert read_events(tmp_path / "o.npz")[1] == (128, 96)
+
+
+@pytest.mark.parametrize(
+    "argv_tail,needle",
+    [
+        (["--sensor", "8x8"], "outside the sensor"),
+        (["--sensor", "big"], "WIDTHxHEIGHT"),
+        (["--out-format", "mp4"], "cannot write format"),
+    ],
+)
+def test_convert_bad_input_exit_2_and_no_output(tmp_path, capsys, events, argv_tail, needle):
+    src = write_events(tmp_path / "in.npy", events, SENSOR)
+    dst = tmp_path / "out.raw"
+    code, out, err = _run(capsys, ["events", "convert", str(src), str(dst), *argv_tail])
+    assert code == 2 and out == ""
+    assert needle in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.npy"]
+
+
+def test_info_bad_file_exit_2(tmp_path, capsys):
+    bad = tmp_path / "broken.aedat4"
+    bad.write_bytes(b"#!AER-DAT4.0\r\n\x00\x00")
+    code, out, err = _run(capsys, ["events", "info", str(bad), "--json"])
+    assert code == 2 and out == "" and err.startswith("edgevision: error:") and "broken.aedat4" in err
+
+
+def test_bench_events_small(tmp_path, capsys):
+    out_json = tmp_path / "bench.json"
+    code, out, _ = _run(
+        capsys, ["bench", "events", "--events", "20000", "--repeats", "1", "--json", "--output", str(out_json)]
+    )
+    assert code == 0
+    result = json.loads(out)
+    assert result == json.loads(out_json.read_text())
+    assert result["events"] == 20000 and result["tokens_match_reference"] is True
+    assert result["windows"] >= 1 and result["tokens"] > 0  # figures are reported, never asserted
