@@ -52,6 +52,8 @@ def _log_lut(levels: int, knee: float) -> np.ndarray:
 class DVSEmulator:
     """Stateful emulator: ``step(frame, t_us)`` returns the events since the previous frame, sorted by t.
 
+    Events of a step lie in ``[t_prev, t_us)``, so frames at slot boundaries split the stream into slots exactly.
+
     Frames are grey levels ``[H, W]``: uint8 (0-255), or float on a 0-255 scale (quantized to 1/256).
     The first frame only initialises the state.
     """
@@ -79,6 +81,8 @@ class DVSEmulator:
         self._active = np.zeros(n, np.int64)
         self._prev = np.zeros(n, np.float32)
         self._count = np.zeros(n, np.int32)
+        self._t_prev = np.zeros(n, np.int64)
+        self.t_upd = np.zeros(n, np.int64)
         self.t_us: int | None = None
 
     def reset(self) -> None:
@@ -107,32 +111,39 @@ class DVSEmulator:
             self._eps_cache[key] = eps
         return self._eps_cache[key]
 
-    def step(self, frame: np.ndarray, t_us: int) -> np.ndarray:
-        """Feed the frame seen at ``t_us``; return the events in ``(t_prev, t_us]`` sorted by time."""
+    def step(self, frame: np.ndarray, t_us: int, region: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """Feed the frame seen at ``t_us``; return the events in ``[t_prev, t_us)`` sorted by time.
+
+        ``region = (y0, y1, x0, x1)`` promises that pixels outside it did not change since their last update:
+        only the region is processed now; the others catch up (leak included) on the next full step.
+        """
         idx, bits = self._indices(frame)
         lut = self._luts[bits]
         t_us = int(t_us)
+        p = self.params
         if self.t_us is None:
             self.lp[:] = lut[idx]
-            # Random phase of the leak so that leak events of a static scene do not fire in sync.
-            self.ref[:] = self.lp - self._rng.uniform(0.0, 1.0, self.lp.shape[0]).astype(np.float32) * self.thr_on
+            self.ref[:] = self.lp
+            if p.leak_rate_hz > 0:  # random leak phase, so leak events of a static scene do not fire in sync
+                self.ref -= self._rng.uniform(0.0, 1.0, self.lp.shape[0]).astype(np.float32) * self.thr_on
+            self.t_upd[:] = t_us
             self.t_us = t_us
             return empty_events()
         dt_us = t_us - self.t_us
         if dt_us <= 0:
             raise ConfigError(f"frame time {t_us} us is not after the previous frame's {self.t_us} us")
-        p = self.params
-        drift = self.leak_per_s * np.float32(dt_us * 1e-6)
+        y0, y1, x0, x1 = region if region is not None else (0, p.height, 0, p.width)
         n_active, total = dvs_kernels.update_pixels(
-            idx, lut, self._eps(bits, dt_us), self.lp, self.ref, self.thr_on, self.thr_off, drift,
-            self._active, self._prev, self._count,
+            idx, p.width, max(0, y0), min(p.height, y1), max(0, x0), min(p.width, x1), t_us, lut,
+            self._eps(bits, dt_us), self.lp, self.ref, self.thr_on, self.thr_off, self.leak_per_s, self.t_upd,
+            self._active, self._prev, self._t_prev, self._count,
         )
         out_idx = np.empty(total, np.int64)
         out_t = np.empty(total, np.int64)
         out_p = np.empty(total, np.uint8)
         n = dvs_kernels.emit_events(
-            n_active, self._active, self._prev, self._count, self.lp, self.ref, self.thr_on, self.thr_off,
-            self.last_t, self.t_us, dt_us, p.refractory_us, out_idx, out_t, out_p,
+            n_active, self._active, self._prev, self._t_prev, self._count, self.lp, self.ref, self.thr_on,
+            self.thr_off, self.last_t, t_us, p.refractory_us, out_idx, out_t, out_p,
         )
         noise_idx, noise_t, noise_p = self._noise(self.t_us, dt_us)
         all_idx = np.concatenate([out_idx[:n], noise_idx])
@@ -149,7 +160,7 @@ class DVSEmulator:
         return events
 
     def _noise(self, t_prev: int, dt_us: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Shot noise (random pixels, random polarity) and hot-pixel events in ``(t_prev, t_prev + dt]``."""
+        """Shot noise (random pixels, random polarity) and hot-pixel events in ``[t_prev, t_prev + dt)``."""
         p = self.params
         rng = self._rng
         dt_s = dt_us * 1e-6
@@ -157,7 +168,7 @@ class DVSEmulator:
         n_shot = rng.poisson(p.shot_noise_rate_hz * n_pix * dt_s)
         hot_counts = rng.poisson(p.hot_pixel_rate_hz * dt_s, self.hot_pixels.shape[0])
         idx = np.concatenate([rng.integers(0, n_pix, n_shot), np.repeat(self.hot_pixels, hot_counts)])
-        t = t_prev + 1 + rng.integers(0, dt_us, idx.shape[0])
+        t = t_prev + rng.integers(0, dt_us, idx.shape[0])
         pol = rng.integers(0, 2, idx.shape[0]).astype(np.uint8)
         return idx.astype(np.int64), t.astype(np.int64), pol
 

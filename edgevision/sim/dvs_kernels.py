@@ -1,4 +1,5 @@
-"""Compiled per-pixel loops of the DVS emulator (numba; one fused pass over the frame, a second over active pixels)."""
+"""Compiled per-pixel loops of the DVS emulator (numba): one fused pass over the updated pixels, a second
+over the pixels that crossed a threshold."""
 
 from __future__ import annotations
 
@@ -7,50 +8,61 @@ import numpy as np
 
 
 @numba.njit(cache=True, nogil=True)
-def update_pixels(frame, log_lut, eps_lut, lp, ref, thr_on, thr_off, leak_drift, active, prev_out, count_out):
-    """Advance photoreceptor ``lp`` and leak-drifted ``ref``; list pixels whose change crosses a threshold.
+def update_pixels(
+    frame, width, y0, y1, x0, x1, t_now, log_lut, eps_lut, lp, ref, thr_on, thr_off, leak_per_s, t_upd,
+    active, prev_out, t_prev_out, count_out,
+):
+    """Advance photoreceptor ``lp`` and the leak-drifted ``ref`` of the pixels in rows y0:y1, columns x0:x1.
 
-    ``frame`` holds LUT indices; ``eps_lut`` the low-pass step per intensity for this frame's dt (1 = no filter),
-    ``leak_drift`` the reference drift of this frame per pixel. Returns (number of active pixels, total crossings).
+    ``frame`` (flat) holds LUT indices; ``eps_lut`` is the low-pass step per intensity for this frame's dt
+    (1 = no filter); ``t_upd`` the last update time of each pixel (pixels outside the region are static and
+    catch up on their next update). Lists the pixels whose change crosses a threshold.
+    Returns (number of active pixels, total crossings).
     """
     n_active = 0
     total = 0
-    for i in range(frame.shape[0]):
-        level = frame[i]
-        prev = lp[i]
-        new = prev + eps_lut[level] * (log_lut[level] - prev)
-        lp[i] = new
-        r = ref[i] - leak_drift[i]
-        ref[i] = r
-        d = new - r
-        k = 0
-        if d >= thr_on[i]:
-            k = int(d / thr_on[i])
-        elif -d >= thr_off[i]:
-            k = -int(-d / thr_off[i])
-        if k != 0:
-            active[n_active] = i
-            prev_out[n_active] = prev
-            count_out[n_active] = k
-            n_active += 1
-            total += abs(k)
+    for y in range(y0, y1):
+        for i in range(y * width + x0, y * width + x1):
+            level = frame[i]
+            prev = lp[i]
+            new = prev + eps_lut[level] * (log_lut[level] - prev)
+            lp[i] = new
+            tp = t_upd[i]
+            r = ref[i] - leak_per_s[i] * ((t_now - tp) * 1e-6)
+            ref[i] = r
+            t_upd[i] = t_now
+            d = new - r
+            k = 0
+            if d >= thr_on[i]:
+                k = int(d / thr_on[i])
+            elif -d >= thr_off[i]:
+                k = -int(-d / thr_off[i])
+            if k != 0:
+                active[n_active] = i
+                prev_out[n_active] = prev
+                t_prev_out[n_active] = tp
+                count_out[n_active] = k
+                n_active += 1
+                total += abs(k)
     return n_active, total
 
 
 @numba.njit(cache=True, nogil=True)
 def emit_events(
-    n_active, active, prev_in, count_in, lp, ref, thr_on, thr_off, last_t, t_prev, dt_us, refractory_us, out_idx, out_t, out_p
+    n_active, active, prev_in, t_prev_in, count_in, lp, ref, thr_on, thr_off, last_t, t_now, refractory_us,
+    out_idx, out_t, out_p,
 ):
-    """Emit one event per threshold crossing with a linearly interpolated timestamp, honouring the refractory period.
-
-    Crossings inside the refractory period are dropped, but the reference still moves past them.
-    Returns the number of events written to ``out_*``.
+    """Emit one event per threshold crossing with a timestamp interpolated linearly in [t_prev, t_now),
+    honouring the refractory period. Crossings inside the refractory period are dropped, but the reference
+    still moves past them. Returns the number of events written to ``out_*``.
     """
     n = 0
     for a in range(n_active):
         i = active[a]
         k = count_in[a]
         prev = prev_in[a]
+        t_prev = t_prev_in[a]
+        dt_us = t_now - t_prev
         new = lp[i]
         r = ref[i]
         sign = 1 if k > 0 else -1
@@ -65,7 +77,7 @@ def emit_events(
                     f = 0.0
                 elif f > 1.0:
                     f = 1.0
-            t = t_prev + 1 + np.int64(f * (dt_us - 1) + 0.5)  # in (t_prev, t_prev + dt]
+            t = t_prev + min(np.int64(f * dt_us + 0.5), dt_us - 1)
             if t - last_t[i] >= refractory_us:
                 out_idx[n] = i
                 out_t[n] = t

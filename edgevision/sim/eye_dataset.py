@@ -77,6 +77,12 @@ class EyeScene:
     def state(self, m: EyeMotion) -> EyeState:
         return self.camera.state(m.yaw, m.pitch, m.pupil_scale, m.lid_open)
 
+    def step(self, st: EyeState, k: int, t_us: int) -> np.ndarray:
+        """Render sample ``k`` and feed it to the sensor at ``t_us``: a full-sensor update at label boundaries
+        (leak events of the static background catch up there), only the eye region in between."""
+        region = None if t_us % LABEL_PERIOD_US == 0 else self.renderer.region
+        return self.dvs.step(self.renderer.render(st, k), t_us, region)
+
 
 def labels_at(st: EyeState, grid_us: int, n_labels: int, period_us: int = LABEL_PERIOD_US) -> np.ndarray:
     """Label i = rendered pupil centre and closed flag at the end of slot i, ``(i + 1) * period``; [L, 3]."""
@@ -108,7 +114,7 @@ def simulate_recording(
     scene = EyeScene(subject, int(dvs_seed))
     m = generate_motion(seconds, np.random.default_rng(int(motion_seed)), motion)
     st = scene.state(m)
-    chunks = [scene.dvs.step(scene.renderer.render(st, int(k)), int(m.t_us[k])) for k in render_schedule(st, m.grid_us, rate)]
+    chunks = [scene.step(st, int(k), int(m.t_us[k])) for k in render_schedule(st, m.grid_us, rate)]
     events = np.concatenate(chunks) if chunks else np.empty(0, EVENT_DTYPE)
     n_labels = int(m.t_us[-1] // LABEL_PERIOD_US)
     return Recording(f"{subject_id}_{session}", subject_id, events, labels_at(st, m.grid_us, n_labels), len(chunks))
@@ -118,31 +124,27 @@ def stream_scene(
     scene: EyeScene, seconds: float | None, rng: np.random.Generator, rate: RenderRate = LIVE_RATE, block_s: float = 10.0
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield ``(events, label_row)`` per 10 ms slot, rendering live in blocks of ``block_s`` of motion."""
-    t_offset = 0
+    left = None if seconds is None else int(round(seconds * 1e6 / LABEL_PERIOD_US))
+    block = int(round(block_s * 1e6 / LABEL_PERIOD_US))
+    t_offset = scene.dvs.t_us or 0  # continue the sensor's clock when streamed again
     start = None
-    remaining = seconds
-    while remaining is None or remaining > 0:
-        span = block_s if remaining is None else min(block_s, remaining)
-        m = generate_motion(span, rng, start=start)
+    while left is None or left > 0:
+        n_slots = block if left is None else min(block, left)
+        m = generate_motion(n_slots * LABEL_PERIOD_US * 1e-6, rng, start=start)
         start = (float(m.yaw[-1]), float(m.pitch[-1]))
         st = scene.state(m)
         sched = render_schedule(st, m.grid_us, rate)
         per_slot = LABEL_PERIOD_US // m.grid_us
-        n_slots = (m.t_us.shape[0] - 1) // per_slot
         labels = labels_at(st, m.grid_us, n_slots)
-        pending = []
-        pos = 0
-        first_block = t_offset == 0
+        pos = 0 if scene.dvs.t_us is None else 1  # later blocks start where the previous one ended
         for slot in range(n_slots):
             end = (slot + 1) * per_slot
+            chunks = []
             while pos < sched.shape[0] and sched[pos] <= end:
                 k = int(sched[pos])
-                if k > 0 or first_block:
-                    pending.append(scene.dvs.step(scene.renderer.render(st, k), t_offset + int(m.t_us[k])))
+                chunks.append(scene.step(st, k, t_offset + int(m.t_us[k])))
                 pos += 1
-            ev = np.concatenate(pending) if pending else np.empty(0, EVENT_DTYPE)
-            pending = []
-            yield ev, labels[slot]
-        t_offset += int(m.t_us[n_slots * per_slot])
-        if remaining is not None:
-            remaining -= n_slots * LABEL_PERIOD_US * 1e-6
+            yield (np.concatenate(chunks) if chunks else np.empty(0, EVENT_DTYPE)), labels[slot]
+        t_offset += int(m.t_us[-1])
+        if left is not None:
+            left -= n_slots

@@ -26,7 +26,8 @@ class MotionParams:
     p_microsaccade: float = 0.3  # after a fixation: microsaccade / pursuit / saccade otherwise
     p_pursuit: float = 0.12
     pursuit_speed_deg_s: tuple[float, float] = (5.0, 25.0)
-    drift_deg: float = 0.15  # std of the slow fixational drift
+    drift_deg: float = 0.1  # std of the slow fixational drift (speeds ~1 deg/s) ...
+    drift_tau_s: float = 1.0  # ... and its correlation time
     blink_rate_hz: float = 0.3  # ~18 blinks per minute
     close_ms: tuple[float, float] = (80.0, 110.0)
     closed_ms: tuple[float, float] = (20.0, 80.0)
@@ -113,19 +114,24 @@ def generate_motion(
             yaw[i:j], pitch[i:j] = path.T
             g = target if j - i == max(1, int(dur * 1e6 / p.grid_us)) else path[-1].copy()
         i = j
-    drift = _ou(n, p.grid_us * 1e-6, 0.5, p.drift_deg, rng, dims=2)
+    drift = _ou(n, p.grid_us * 1e-6, p.drift_tau_s, p.drift_deg, rng, dims=2)
     pupil = np.exp(_ou(n, p.grid_us * 1e-6, p.pupil_tau_s, p.pupil_sd, rng, dims=1)[:, 0])
     return EyeMotion(t, yaw + drift[:, 0], pitch + drift[:, 1], pupil, _blinks(ts, rng, p))
 
 
-def _ou(n: int, dt: float, tau: float, sd: float, rng: np.random.Generator, dims: int) -> np.ndarray:
-    """Stationary Ornstein-Uhlenbeck process (exact discretisation) via a linear filter."""
+def _ou(n: int, dt: float, tau: float, sd: float, rng: np.random.Generator, dims: int, knot_s: float = 0.02) -> np.ndarray:
+    """Smooth stationary Ornstein-Uhlenbeck process: exact OU at knots every ``knot_s``, interpolated linearly
+    onto the grid (so its velocity stays bounded, unlike white-noise increments at the grid rate)."""
     from scipy.signal import lfilter
 
-    a = np.exp(-dt / tau)
-    noise = rng.normal(0.0, sd * np.sqrt(1 - a * a), (n, dims))
+    n_knots = int(np.ceil((n - 1) * dt / knot_s)) + 2
+    a = np.exp(-knot_s / tau)
+    noise = rng.normal(0.0, sd * np.sqrt(1 - a * a), (n_knots, dims))
     noise[0] = rng.normal(0.0, sd, dims)
-    return lfilter([1.0], [1.0, -a], noise, axis=0)
+    knots = lfilter([1.0], [1.0, -a], noise, axis=0)
+    t = np.arange(n) * dt
+    tk = np.arange(n_knots) * knot_s
+    return np.stack([np.interp(t, tk, knots[:, d]) for d in range(dims)], axis=1)
 
 
 def _blinks(ts: np.ndarray, rng: np.random.Generator, p: MotionParams) -> np.ndarray:

@@ -46,6 +46,7 @@ class EyeRenderer:
         x1, y1 = np.ceil(pts.max(0) + m).astype(int)
         self.x0, self.y0 = max(0, x0), max(0, y0)
         self.x1, self.y1 = min(WIDTH, x1), min(HEIGHT, y1)
+        self.region = (self.y0, self.y1, self.x0, self.x1)  # the only pixels that change between frames
         self.background = self._skin(rng)
         self.sclera = self._sclera(rng)
         self.iris_tex = self._iris(rng)
