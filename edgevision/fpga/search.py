@@ -8,6 +8,7 @@ budget (``fraction`` of the board's DSP, BRAM18K and LUT).
 
 from __future__ import annotations
 
+from edgevision.errors import ConfigError
 from edgevision.fpga.boards import Board
 from edgevision.fpga.hwgraph import HwGraph, Module
 from edgevision.fpga.model import Counts, Estimate, estimate, module_cycles, module_resources, tail_cycles
@@ -33,11 +34,16 @@ def _steps(m: Module) -> list[tuple[int, int]]:
 
 def search_parallelism(graph: HwGraph, counts: dict[str, Counts], board: Board, fraction: float = 0.8,
                        max_iter: int = 2000) -> Estimate:
-    """Set ``graph``'s parallelism in place and return the final estimate (always within budget if the
-    all-ones design is)."""
+    """Set ``graph``'s parallelism in place and return the final estimate, within budget; raise
+    :class:`ConfigError` when even the all-ones design does not fit."""
     for m in graph.modules:
         m.pi = m.po = 1
     est = estimate(graph, counts, board)
+    if not est.fits(fraction):
+        r = est.resources.as_dict()
+        raise ConfigError(f"network {graph.net.name!r} does not fit {fraction:.0%} of {board.name} even at PI = PO = 1 "
+                          f"(needs DSP {r['dsp']}/{board.dsp}, BRAM18K {r['bram18k']}/{board.bram18k}, LUT "
+                          f"{r['lut']}/{board.lut}); use a larger board, a higher --fraction or a smaller network")
     for _ in range(max_iter):
         stream = [m for m in graph.modules if any(m.tunable)]
         if not stream:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edgevision.ir.random import _conv, random_network
-from edgevision.ir.schema import InputSpec, Layer, Network, validate
+from edgevision.ir.schema import InputSpec, Layer, Network, save_ir, validate
 
 
 def identity_pool(name: str, src: str, ch: int, grid: tuple[int, int]) -> Layer:
@@ -84,3 +84,8 @@ def logits_design(tmp_path_factory, csim_cache):
     from edgevision.fpga.csim import compile_design
 
     return compile_design(graph, tmp_path_factory.mktemp("logits"))
+
+
+@pytest.fixture(scope="session")
+def logits_ir(tmp_path_factory):
+    return save_ir(logits_network(), tmp_path_factory.mktemp("logits_ir"))
