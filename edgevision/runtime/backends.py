@@ -125,21 +125,16 @@ class DriverBackend(_IRBackend):
         return run.output, run.cycles
 
 
-def reference_compute(net: Any) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """The accelerator's function computed by the NumPy reference."""
-    from edgevision.quant.reference import run_network
+def csim_compute(net: Any, board: str = "zcu102") -> tuple[Callable[[np.ndarray, int], tuple[np.ndarray, int]], str]:
+    """The simulated overlay's compute: the C-simulated accelerator for ``net`` (generated HLS built with g++,
+    cached by content hash) fed the raw DMA words, or the NumPy reference when it cannot be built.
 
-    return lambda coords, feats: run_network(net, coords, feats)
-
-
-def csim_compute(net: Any, board: str = "zcu102") -> tuple[Callable[[np.ndarray, np.ndarray], Any], str]:
-    """The C-simulated accelerator for ``net`` (generated HLS built with g++, cached by content hash), or the
-    NumPy reference when it cannot be built.
-
-    Returns ``(compute, what)``: ``compute(coords, feats) -> (output, cycles)`` with ``cycles`` the largest
+    Returns ``(compute, what)``: ``compute(words, num_tokens) -> (output, cycles)`` with ``cycles`` the largest
     per-module iteration count (the dataflow bottleneck), and ``what`` naming the implementation.
     """
     import tempfile
+
+    from edgevision.runtime.sim_overlay import reference_words
 
     try:
         from edgevision.fpga.csim import compile_design
@@ -148,10 +143,10 @@ def csim_compute(net: Any, board: str = "zcu102") -> tuple[Callable[[np.ndarray,
         with tempfile.TemporaryDirectory(prefix="edgevision-csim-") as project:
             design = compile_design(build_graph(net), project, board)
     except (ImportError, BackendError) as exc:
-        return reference_compute(net), f"reference (C simulation unavailable: {str(exc).splitlines()[0]})"
+        return reference_words(net), f"reference (C simulation unavailable: {str(exc).splitlines()[0]})"
 
-    def compute(coords: np.ndarray, feats: np.ndarray) -> tuple[np.ndarray, int]:
-        res = design.run([(coords, feats)])
+    def compute(words: np.ndarray, num_tokens: int) -> tuple[np.ndarray, int]:
+        res = design.run_words([words], [num_tokens])
         return res.outputs[0], int(res.cycles[0].max()) if res.cycles.size else 0
 
     return compute, "csim"
@@ -167,8 +162,7 @@ def make_csim(net: Any, input_clip: float, timeout_s: float = 1.0, compute: Call
     what = "given"
     if compute is None:
         compute, what = csim_compute(net)
-    spec_net = net.input
-    overlay = SimOverlay(compute, spec_net.channels, _out_dtype(net), (spec_net.height, spec_net.width))
+    overlay = SimOverlay(compute, _out_dtype(net))
     return DriverBackend("csim", net, input_clip, overlay, overlay.allocate, timeout_s, what)
 
 

@@ -49,7 +49,7 @@ def flash(board: str, bitstream: str | None, model_dir: str | Path, timeout_s: f
     spec = stream_spec(net)
     if board == "sim":
         compute, what = csim_compute(net)
-        overlay = SimOverlay(compute, spec.channels, spec.out_dtype, (spec.height, spec.width))
+        overlay = SimOverlay(compute, spec.out_dtype)
         allocate = overlay.allocate
     else:
         if bitstream is None:

@@ -3,18 +3,20 @@
 ``SimOverlay`` exposes ``ip_dict`` and one attribute per IP: the accelerator (MMIO-style ``read``/``write`` at
 the offsets of :mod:`edgevision.ir.stream`, a ``register_map`` view) and an AXI DMA (``sendchannel`` /
 ``recvchannel`` with ``transfer(buf, start, nbytes)``, ``idle`` and ``wait()``), plus ``allocate(shape, dtype)``.
-Behind the stream sits a ``compute(coords, feats) -> output vector`` function: the C-simulated design, or the
-NumPy integer reference. The accelerator behaves like the hardware on bad input: without the end-of-frame
-word (TLAST) it keeps waiting for tokens, and a malformed stream leaves it hung (``error`` says why), so the
-driver sees a DMA that never completes.
+Behind the stream sits ``compute(words, num_tokens) -> (output vector, cycles)``, given the raw input words
+the DMA delivered: the C-simulated design (:meth:`edgevision.fpga.csim.CsimDesign.run_words`) or the NumPy
+integer reference (:func:`reference_words`). The accelerator behaves like the hardware on bad input: without
+the end-of-frame word (TLAST) it keeps waiting for tokens, and a stream the design rejects leaves it hung
+(``error`` says why), so the driver sees a DMA that never completes.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
+from edgevision.errors import EdgevisionError
 from edgevision.ir.stream import (
     CTRL_DONE,
     CTRL_IDLE,
@@ -27,7 +29,7 @@ from edgevision.ir.stream import (
     unpack_tokens,
 )
 
-Compute = Callable[[np.ndarray, np.ndarray], "np.ndarray | tuple[np.ndarray, int]"]
+Compute = Callable[[np.ndarray, int], "tuple[np.ndarray, int]"]
 ACCEL_NAME = f"{TOP_FUNCTION}_0"
 DMA_NAME = "axi_dma_0"
 
@@ -45,6 +47,24 @@ class SimBuffer(np.ndarray):
 
     def freebuffer(self) -> None:
         """Release the buffer (nothing to do in simulation)."""
+
+
+def reference_words(net: Any) -> Compute:
+    """``compute`` for :class:`SimOverlay` by the NumPy integer reference (reports 0 cycles)."""
+    from edgevision.quant.reference import run_network
+
+    channels = net.input.channels
+
+    def compute(words: np.ndarray, num_tokens: int) -> tuple[np.ndarray, int]:
+        if words.size == 1 and words[0] == EOF_FLAG:  # an empty window: just the end-of-frame word
+            coords, feats = np.zeros((0, 2), np.int32), np.zeros((0, channels), np.int8)
+        else:
+            coords, feats = unpack_tokens(words, channels)
+        if coords.shape[0] != num_tokens:
+            raise ValueError(f"num_tokens register is {num_tokens} but the stream holds {coords.shape[0]} tokens")
+        return run_network(net, coords, feats), 0
+
+    return compute
 
 
 def allocate(shape: int | tuple[int, ...], dtype: type = np.uint64) -> SimBuffer:
@@ -69,11 +89,9 @@ class SimRegisterMap:
 class SimAccelerator:
     """The ``edgevision_top`` IP: AXI-Lite registers, an input stream sink and an output stream source."""
 
-    def __init__(self, compute: Compute, channels: int, out_dtype: type = np.int8, grid: tuple[int, int] | None = None) -> None:
+    def __init__(self, compute: Compute, out_dtype: type = np.int8) -> None:
         self.compute = compute
-        self.channels = channels
         self.out_dtype = out_dtype
-        self.grid = grid
         self.regs: dict[int, int] = {off: 0 for off in REGISTERS.values()}
         self.regs[REGISTERS["CTRL"]] = CTRL_IDLE
         self.log: list[tuple[str, str, int]] = []  # (op, register name, value) in access order
@@ -115,24 +133,10 @@ class SimAccelerator:
         words = np.concatenate(self._words)
         self._words = []
         try:
-            if words.size == 1:  # an empty window: just the end-of-frame word
-                coords, feats = np.zeros((0, 2), np.int32), np.zeros((0, self.channels), np.int8)
-            else:
-                coords, feats = unpack_tokens(words, self.channels)
-        except ValueError as exc:
+            vec, cycles = self.compute(words, int(self.regs[REGISTERS["num_tokens"]]))
+        except (ValueError, EdgevisionError) as exc:  # the design rejected the stream: the hardware would hang
             self.error = str(exc)
             return
-        n = int(self.regs[REGISTERS["num_tokens"]])
-        if coords.shape[0] != n:
-            self.error = f"num_tokens register is {n} but the stream holds {coords.shape[0]} tokens"
-            return
-        if self.grid is not None and coords.size and (
-            (coords[:, 0] >= self.grid[0]).any() or (coords[:, 1] >= self.grid[1]).any()
-        ):
-            self.error = f"token coordinates outside the {self.grid} grid"
-            return
-        result = self.compute(coords, feats)
-        vec, cycles = result if isinstance(result, tuple) else (result, 0)
         self.output = pack_output(np.asarray(vec, self.out_dtype))
         self.regs[REGISTERS["cycles"]] = int(cycles) & 0xFFFF_FFFF
         self.regs[REGISTERS["CTRL"]] = CTRL_DONE | CTRL_IDLE | CTRL_READY
@@ -190,8 +194,8 @@ class SimDMA:
 class SimOverlay:
     """Stands in for ``pynq.Overlay(bitfile)``: ``ip_dict``, IP attributes by name, ``allocate``."""
 
-    def __init__(self, compute: Compute, channels: int, out_dtype: type = np.int8, grid: tuple[int, int] | None = None) -> None:
-        accel = SimAccelerator(compute, channels, out_dtype, grid)
+    def __init__(self, compute: Compute, out_dtype: type = np.int8) -> None:
+        accel = SimAccelerator(compute, out_dtype)
         self._ips = {ACCEL_NAME: accel, DMA_NAME: SimDMA(accel)}
         self.ip_dict = {
             ACCEL_NAME: {"type": f"xilinx.com:hls:{TOP_FUNCTION}:1.0", "fullpath": ACCEL_NAME,

@@ -194,10 +194,8 @@ class DVSource(Source):
             yield out
 
     def windows(self) -> Iterator[TrackWindow]:
-        t_stop = None
         for w in cut_windows(self._chunks()):
-            t_stop = w.t_start + self.seconds * 1e6 if t_stop is None and self.seconds is not None else t_stop
-            if t_stop is not None and w.t_end > t_stop:
+            if self.seconds is not None and w.index >= self.seconds * 1e6 / WINDOW_US:
                 return
             yield w
 

@@ -9,14 +9,13 @@ from edgevision.errors import BackendError
 from edgevision.ir.random import random_tokens
 from edgevision.ir.stream import pack_tokens, words_per_token
 from edgevision.quant.reference import run_network
-from edgevision.runtime.backends import reference_compute
 from edgevision.runtime.pynq_driver import AcceleratorDriver, stream_spec
-from edgevision.runtime.sim_overlay import ACCEL_NAME, DMA_NAME, SimOverlay
+from edgevision.runtime.sim_overlay import ACCEL_NAME, DMA_NAME, SimOverlay, reference_words
 
 
 def _driver(net, compute=None, timeout_s=0.2):
     spec = stream_spec(net)
-    ov = SimOverlay(compute or reference_compute(net), spec.channels, spec.out_dtype, (spec.height, spec.width))
+    ov = SimOverlay(compute or reference_words(net), spec.out_dtype)
     return AcceleratorDriver(ov, spec, ov.allocate, timeout_s), ov
 
 
@@ -87,7 +86,7 @@ def test_bad_tokens_rejected_before_sending(tiny):
 def test_overlay_without_dma_is_reported(tiny):
     _, _, net = tiny
     spec = stream_spec(net)
-    ov = SimOverlay(reference_compute(net), spec.channels)
+    ov = SimOverlay(reference_words(net))
     del ov.ip_dict[DMA_NAME]
     with pytest.raises(BackendError, match="AXI DMA"):
         AcceleratorDriver(ov, spec, ov.allocate)
@@ -99,7 +98,8 @@ def test_known_answer_test_catches_a_wrong_accelerator(tiny):
     _, _, net = tiny
     good, _ = _driver(net)
     assert known_answer_test(good, net)["self_test"] == "pass"
-    wrong, _ = _driver(net, compute=lambda c, f: run_network(net, c, f) ^ np.int8(1))
+    ref = reference_words(net)
+    wrong, _ = _driver(net, compute=lambda w, n: (ref(w, n)[0] ^ np.int8(1), 0))
     with pytest.raises(BackendError, match="self-test failed"):
         known_answer_test(wrong, net)
 
@@ -131,3 +131,20 @@ def test_flash_self_test_on_the_c_simulated_overlay(tmp_path, tiny, capsys):
     assert main(["flash", "--board", "sim", "--model", str(tmp_path / "ir"), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["self_test"] == "pass" and out["accelerator"] == "csim" and out["cycles_max"] > 0
+
+
+@pytest.mark.slow
+def test_c_simulated_overlay_matches_reference_and_hangs_on_a_bad_stream(tiny):
+    from edgevision.runtime.backends import csim_compute
+
+    _, _, net = tiny
+    compute, what = csim_compute(net)
+    assert what == "csim"
+    drv, ov = _driver(net, compute=compute, timeout_s=0.5)
+    coords, feats = random_tokens(np.random.default_rng(5), 60, 80, 4, 0.03)
+    run = drv.run(coords, feats)
+    np.testing.assert_array_equal(run.output, run_network(net, coords, feats))
+    assert run.cycles > 0
+    with pytest.raises(BackendError, match="timeout"):  # tokens out of raster order: the design stops
+        drv.run_words(pack_tokens(coords[::-1].copy(), feats[::-1].copy()), len(coords))
+    assert "raster order" in getattr(ov, ACCEL_NAME).error

@@ -11,7 +11,8 @@ import torch
 from edgevision.errors import ConfigError
 from edgevision.events.tokens import histogram_tokens
 from edgevision.nn.inputs import collate_tokens
-from edgevision.runtime.backends import BACKENDS, Inference, make_backend, reference_compute, register_backend
+from edgevision.runtime.backends import BACKENDS, Inference, make_backend, register_backend
+from edgevision.runtime.sim_overlay import reference_words
 from edgevision.runtime.sources import ReplaySource
 from edgevision.runtime.tracker import TrackerLoop
 
@@ -74,7 +75,7 @@ def test_integer_backends_agree_and_csim_reports_cycles(tiny, blob_windows):
     outs = {}
     for name in ("int", "csim"):
         # csim here: the driver + simulated overlay path, computing with the reference (C-sim: test_driver)
-        be = make_backend(name, model=model, net=net, input_clip=15.0, compute=reference_compute(net))
+        be = make_backend(name, model=model, net=net, input_clip=15.0, compute=reference_words(net))
         loop = TrackerLoop(be, model, cfg)
         loop.run(ReplaySource(wins, SENSOR, realtime=False))
         outs[name] = np.array([[p.x, p.y, p.closed_prob] for p in loop.predictions])
