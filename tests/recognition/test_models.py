@@ -64,7 +64,7 @@ def test_spikepoint_state_resets_between_samples():
         again = model(b)
     assert torch.equal(fresh, again)
     mem = [m.mem for m in model.modules() if hasattr(m, "reset_mem")]
-    assert len(mem) == 12 and all(torch.is_tensor(v) for v in mem)
+    assert len(mem) == 16 and all(torch.is_tensor(v) for v in mem)
 
 
 def test_spikepoint_outputs_are_spikes_and_voters():

@@ -3,7 +3,8 @@
 Window -> N points (x, y, t in [0, 1]) -> one farthest point sampling + kNN grouping -> per neighbour
 ``|standardized offset|`` and the group minimum (rate coding cannot carry signs), plus a separate centroid
 branch -> Bernoulli rate coding over T steps -> Conv1d(k=1)+BN+LIF blocks whose residual is added after the
-neuron (identity mapping) -> max over neighbours (+ centroid branch) -> two global blocks -> max over groups ->
+neuron (identity mapping) -> max over neighbours (+ centroid branch) -> two global stages (a unit and ``global_units``
+residual units each) -> max over groups ->
 fc-bn-lif-fc-bn-lif -> ``voters`` output neurons per class trained with snntorch's MSE count loss.
 
 Neurons are snntorch ``Leaky`` with a learnable decay (parametric LIF, tau init 2 = beta 0.5), hard reset to
@@ -26,6 +27,7 @@ from edgevision.recognition.points import group
 @dataclass
 class SpikePointConfig:
     widths: tuple[int, int, int, int] = (32, 64, 128, 256)  # small; large is (64, 128, 256, 512)
+    global_units: int = 2  # residual units per global stage (2 reproduces the paper's 0.16 M / 0.58 M parameters)
     num_points: int = 1024
     num_groups: int = 1024
     neighbours: int = 24
@@ -81,8 +83,8 @@ class SpikePoint(nn.Module):
         self.local_in = SpikingUnit(6, c1)
         self.local_res = ResidualUnit(c1)
         self.centroid = SpikingUnit(3, c1)
-        self.global1 = nn.Sequential(SpikingUnit(c1, c2), ResidualUnit(c2))
-        self.global2 = nn.Sequential(SpikingUnit(c2, c3), ResidualUnit(c3))
+        self.global1 = nn.Sequential(SpikingUnit(c1, c2), *(ResidualUnit(c2) for _ in range(cfg.global_units)))
+        self.global2 = nn.Sequential(SpikingUnit(c2, c3), *(ResidualUnit(c3) for _ in range(cfg.global_units)))
         self.fc1 = nn.Linear(c3, c4, bias=False)
         self.bn1 = nn.BatchNorm1d(c4)
         self.lif1 = lif()
