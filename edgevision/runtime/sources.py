@@ -4,8 +4,9 @@
 possible; a 3ET+ ``label.txt`` beside the file adds labels), ``camera:N`` / ``video:PATH`` (OpenCV frames
 through the DVS emulator) and ``dv`` (a live iniVation camera via dv-processing).
 
-``realtime`` sources deliver a window only once its end time has passed on the wall clock, like a camera;
-the others deliver as fast as they can (the tracker then applies back-pressure instead of dropping).
+``realtime`` sources deliver a window only once its end time has passed on the wall clock (a camera does so
+by itself; replays and the synthetic camera are paced), and the tracker drops windows it cannot serve in time;
+the others deliver as fast as they can and the tracker applies back-pressure instead of dropping.
 """
 
 from __future__ import annotations
@@ -36,18 +37,22 @@ class TrackWindow:
 
 
 class Source:
-    """Base: ``sensor_size`` (width, height), ``realtime``, ``labelled``, iteration yields windows."""
+    """Base: ``sensor_size`` (width, height), ``realtime``, ``labelled``, iteration yields windows.
+
+    ``live`` sources (cameras) arrive in real time by themselves; the others are paced when ``realtime``.
+    """
 
     name = "source"
     sensor_size: tuple[int, int] = (640, 480)
     realtime = False
+    live = False
     labelled = False
 
     def windows(self) -> Iterator[TrackWindow]:
         raise NotImplementedError
 
     def __iter__(self) -> Iterator[TrackWindow]:
-        return paced(self.windows()) if self.realtime else self.windows()
+        return paced(self.windows()) if self.realtime and not self.live else self.windows()
 
 
 def paced(windows: Iterable[TrackWindow], speed: float = 1.0) -> Iterator[TrackWindow]:
@@ -148,7 +153,8 @@ class VideoSource(Source):
 
     def __init__(self, target: str | int, realtime: bool, seconds: float | None = None, width: int = 640, height: int = 480) -> None:
         self.target = target
-        self.realtime = realtime and not isinstance(target, int)  # a camera paces itself
+        self.live = isinstance(target, int)
+        self.realtime = realtime or self.live
         self.seconds = seconds
         self.sensor_size = (width, height)
         self.name = f"camera:{target}" if isinstance(target, int) else f"video:{target}"
@@ -168,6 +174,8 @@ class DVSource(Source):
     """A live iniVation camera through dv-processing (``dv.io.camera.open()``)."""
 
     name = "dv"
+    realtime = True
+    live = True
 
     def __init__(self, seconds: float | None = None) -> None:
         try:
