@@ -27,7 +27,7 @@ def test_trains_with_decreasing_loss(name, windows):
     idx = np.arange(8)
     batch = make_batch(windows, idx, model.input_kind, model.cfg, np.random.default_rng(0))
     labels = torch.from_numpy(windows.labels[idx])
-    opt = torch.optim.Adam(model.parameters(), lr=5e-3)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     losses = []
     for _ in range(12):
         torch.manual_seed(1)  # same rate-coded spikes every step: a pure optimisation check
