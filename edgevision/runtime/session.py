@@ -7,6 +7,7 @@ quantized IR on the C-simulated accelerator, headless outputs in ``runs/demo``).
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from pathlib import Path
@@ -54,8 +55,13 @@ class OutputSink:
     """Per-prediction handler: trail, JSONL, rendered frames (video file and/or live window)."""
 
     def __init__(self, sensor_size: tuple[int, int], backend: str, out_dir: Path | None, live: bool,
-                 palette: str = "metavision", video: bool = True) -> None:
+                 palette: str = "metavision", video: bool = True, total: int | None = None) -> None:
+        from tqdm import tqdm
+
         from edgevision.runtime.render import FrameRenderer, JsonlOutput, VideoOutput, get_palette
+
+        self.progress = tqdm(total=total, unit="win", desc="tracking", file=sys.stderr, leave=False,
+                             disable=out_dir is None or live)
 
         self.renderer = FrameRenderer(sensor_size, get_palette(palette))
         self.backend = backend
@@ -83,6 +89,7 @@ class OutputSink:
         self._last = now
         self.rate = 1.0 / dt if self.rate == 0 else 0.95 * self.rate + 0.05 / dt
         self.renderer.track(pred)
+        self.progress.update(1)
         if self.jsonl is not None:
             self.jsonl.write(pred)
         if self.next_frame_t is None:
@@ -102,6 +109,7 @@ class OutputSink:
                 self.stop.set()
 
     def close(self) -> dict[str, str]:
+        self.progress.close()
         files = {}
         if self.video is not None:
             files["video"] = str(self.video.close())
@@ -119,7 +127,7 @@ def run_tracker(backend: Any, model: Any, cfg: Any, source: Source, out_dir: Pat
     """Run the loop with outputs; into ``out_dir`` (when given) ``predictions.jsonl``, ``summary.json`` and,
     with ``video``, the annotated ``track.mp4``."""
     loop = TrackerLoop(backend, model, cfg, queue_size)
-    sink = OutputSink(source.sensor_size, backend.name, out_dir, live, palette, video)
+    sink = OutputSink(source.sensor_size, backend.name, out_dir, live, palette, video, len(source) or None)
     sink.dropped = lambda: loop.queue.dropped if loop.queue is not None else 0
     try:
         summary = loop.run(source, sink, sink.stop)
@@ -151,8 +159,12 @@ def demo(out: str = "runs/demo", seconds: float = 10.0, backend: str = "csim") -
     """
     if backend not in ("csim", "int"):
         raise ConfigError(f"the demo runs the quantized model on 'csim' or 'int', not {backend!r}")
+    from tqdm import tqdm
+
     t0 = time.perf_counter()
-    be, model, cfg = load_backend(backend, DEFAULT_CHECKPOINT, DEFAULT_IR)
+    with tqdm(total=1, desc=f"loading model, {backend} backend (C-sim build is cached after the first run)",
+              file=sys.stderr, leave=False, bar_format="{desc} {elapsed}"):
+        be, model, cfg = load_backend(backend, DEFAULT_CHECKPOINT, DEFAULT_IR)
     fallback = None
     if backend == "csim" and be.compute_name != "csim":  # no compiler / headers: run the integer reference
         fallback = be.compute_name

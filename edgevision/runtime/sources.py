@@ -51,6 +51,11 @@ class Source:
     def windows(self) -> Iterator[TrackWindow]:
         raise NotImplementedError
 
+    def __len__(self) -> int:
+        """Windows this source will deliver (0 when unknown: a camera, an unbounded stream)."""
+        seconds = getattr(self, "seconds", None)
+        return int(round(seconds * 1e6 / WINDOW_US)) if seconds else 0
+
     def __iter__(self) -> Iterator[TrackWindow]:
         return paced(self.windows()) if self.realtime and not self.live else self.windows()
 
@@ -89,6 +94,9 @@ class ReplaySource(Source):
 
     def windows(self) -> Iterator[TrackWindow]:
         return iter(self._windows)
+
+    def __len__(self) -> int:
+        return len(self._windows)
 
 
 class FileSource(ReplaySource):
