@@ -82,12 +82,14 @@ class DVSEmulator:
         self._prev = np.zeros(n, np.float32)
         self._count = np.zeros(n, np.int32)
         self._t_prev = np.zeros(n, np.int64)
-        self.t_upd = np.zeros(n, np.int64)
+        self._box: tuple[int, int, int, int] | None = None  # region processed since the last full step
+        self._t_full = 0  # time of the last full step
         self.t_us: int | None = None
 
     def reset(self) -> None:
         """Forget the state; the next frame initialises it again."""
         self.t_us = None
+        self._box = None
         self.last_t[:] = -(1 << 60)
 
     def _indices(self, frame: np.ndarray) -> tuple[np.ndarray, int]:
@@ -126,17 +128,32 @@ class DVSEmulator:
             self.ref[:] = self.lp
             if p.leak_rate_hz > 0:  # random leak phase, so leak events of a static scene do not fire in sync
                 self.ref -= self._rng.uniform(0.0, 1.0, self.lp.shape[0]).astype(np.float32) * self.thr_on
-            self.t_upd[:] = t_us
+            self._box, self._t_full = None, t_us
             self.t_us = t_us
             return empty_events()
         dt_us = t_us - self.t_us
         if dt_us <= 0:
             raise ConfigError(f"frame time {t_us} us is not after the previous frame's {self.t_us} us")
-        y0, y1, x0, x1 = region if region is not None else (0, p.height, 0, p.width)
+        full = (0, p.height, 0, p.width)
+        if region is None:
+            # Pixels inside the box of the region steps since the last full step were updated at the
+            # previous step, the others at the last full step.
+            box, inner, t_outer = full, self._box or (0, 0, 0, 0), self._t_full
+            self._box, self._t_full = None, t_us
+        else:
+            y0, y1, x0, x1 = region
+            req = (max(0, y0), min(p.height, y1), max(0, x0), min(p.width, x1))
+            if self._box is None:
+                box, inner, t_outer = req, req, self.t_us
+            else:
+                # Process the union of this and the earlier regions (a superset is always correct).
+                old = self._box
+                box = (min(old[0], req[0]), max(old[1], req[1]), min(old[2], req[2]), max(old[3], req[3]))
+                inner, t_outer = old, self._t_full
+            self._box = box
         n_active, total = dvs_kernels.update_pixels(
-            idx, p.width, max(0, y0), min(p.height, y1), max(0, x0), min(p.width, x1), t_us, lut,
-            self._eps(bits, dt_us), self.lp, self.ref, self.thr_on, self.thr_off, self.leak_per_s, self.t_upd,
-            self._active, self._prev, self._t_prev, self._count,
+            idx, p.width, box, inner, self.t_us, t_outer, t_us, lut, self._eps(bits, dt_us), self.lp, self.ref,
+            self.thr_on, self.thr_off, self.leak_per_s, self._active, self._prev, self._t_prev, self._count,
         )
         out_idx = np.empty(total, np.int64)
         out_t = np.empty(total, np.int64)

@@ -7,43 +7,63 @@ import numba
 import numpy as np
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _update_span(
+    frame, i0, i1, t_prev, t_now, log_lut, eps_lut, lp, ref, thr_on, thr_off, leak_per_s, active, prev_out,
+    t_prev_out, count_out, n_active, total,
+):
+    dt_s = np.float32((t_now - t_prev) * 1e-6)
+    for i in range(i0, i1):
+        level = frame[i]
+        prev = lp[i]
+        new = prev + eps_lut[level] * (log_lut[level] - prev)
+        lp[i] = new
+        r = ref[i] - leak_per_s[i] * dt_s
+        ref[i] = r
+        d = new - r
+        k = 0
+        if d >= thr_on[i]:
+            k = int(d / thr_on[i])
+        elif -d >= thr_off[i]:
+            k = -int(-d / thr_off[i])
+        if k != 0:
+            active[n_active] = i
+            prev_out[n_active] = prev
+            t_prev_out[n_active] = t_prev
+            count_out[n_active] = k
+            n_active += 1
+            total += abs(k)
+    return n_active, total
+
+
 @numba.njit(cache=True, nogil=True)
 def update_pixels(
-    frame, width, y0, y1, x0, x1, t_now, log_lut, eps_lut, lp, ref, thr_on, thr_off, leak_per_s, t_upd,
+    frame, width, box, inner, t_inner, t_outer, t_now, log_lut, eps_lut, lp, ref, thr_on, thr_off, leak_per_s,
     active, prev_out, t_prev_out, count_out,
 ):
-    """Advance photoreceptor ``lp`` and the leak-drifted ``ref`` of the pixels in rows y0:y1, columns x0:x1.
+    """Advance photoreceptor ``lp`` and the leak-drifted ``ref`` of the pixels in ``box`` = (y0, y1, x0, x1).
 
-    ``frame`` (flat) holds LUT indices; ``eps_lut`` is the low-pass step per intensity for this frame's dt
-    (1 = no filter); ``t_upd`` the last update time of each pixel (pixels outside the region are static and
-    catch up on their next update). Lists the pixels whose change crosses a threshold.
-    Returns (number of active pixels, total crossings).
+    Pixels inside ``inner`` were last updated at ``t_inner``, the others at ``t_outer``. ``frame`` (flat)
+    holds LUT indices; ``eps_lut`` is the low-pass step per intensity for this frame's dt (1 = no filter).
+    Lists the pixels whose change crosses a threshold. Returns (number of active pixels, total crossings).
     """
+    y0, y1, x0, x1 = box
+    iy0, iy1, ix0, ix1 = inner
     n_active = 0
     total = 0
     for y in range(y0, y1):
-        for i in range(y * width + x0, y * width + x1):
-            level = frame[i]
-            prev = lp[i]
-            new = prev + eps_lut[level] * (log_lut[level] - prev)
-            lp[i] = new
-            tp = t_upd[i]
-            r = ref[i] - leak_per_s[i] * ((t_now - tp) * 1e-6)
-            ref[i] = r
-            t_upd[i] = t_now
-            d = new - r
-            k = 0
-            if d >= thr_on[i]:
-                k = int(d / thr_on[i])
-            elif -d >= thr_off[i]:
-                k = -int(-d / thr_off[i])
-            if k != 0:
-                active[n_active] = i
-                prev_out[n_active] = prev
-                t_prev_out[n_active] = tp
-                count_out[n_active] = k
-                n_active += 1
-                total += abs(k)
+        row = y * width
+        if iy0 <= y < iy1 and ix0 < ix1:
+            a, b = max(x0, ix0), min(x1, ix1)
+            spans = ((x0, a, t_outer), (a, b, t_inner), (b, x1, t_outer))
+        else:
+            spans = ((x0, x1, t_outer), (x1, x1, t_outer), (x1, x1, t_outer))
+        for s0, s1, tp in spans:
+            if s1 > s0:
+                n_active, total = _update_span(
+                    frame, row + s0, row + s1, tp, t_now, log_lut, eps_lut, lp, ref, thr_on, thr_off, leak_per_s,
+                    active, prev_out, t_prev_out, count_out, n_active, total,
+                )
     return n_active, total
 
 

@@ -73,6 +73,7 @@ class EyeScene:
         self.camera = EyeCamera(subject)
         self.renderer = EyeRenderer(self.camera)
         self.dvs = DVSEmulator(subject_dvs_params(subject, dvs_seed))
+        self.last_frame: np.ndarray | None = None
 
     def state(self, m: EyeMotion) -> EyeState:
         return self.camera.state(m.yaw, m.pitch, m.pupil_scale, m.lid_open)
@@ -81,7 +82,8 @@ class EyeScene:
         """Render sample ``k`` and feed it to the sensor at ``t_us``: a full-sensor update at label boundaries
         (leak events of the static background catch up there), only the eye region in between."""
         region = None if t_us % LABEL_PERIOD_US == 0 else self.renderer.region
-        return self.dvs.step(self.renderer.render(st, k), t_us, region)
+        self.last_frame = self.renderer.render(st, k)
+        return self.dvs.step(self.last_frame, t_us, region)
 
 
 def labels_at(st: EyeState, grid_us: int, n_labels: int, period_us: int = LABEL_PERIOD_US) -> np.ndarray:
@@ -99,6 +101,17 @@ class Recording:
     frames: int
 
 
+def recording_scene(
+    subject_id: int, session: int, seconds: float, seed: int, motion: MotionParams = MotionParams()
+) -> tuple[EyeScene, EyeMotion]:
+    """The scene and full trajectory of recording ``<subject>_<session>``; deterministic for (seed, subject, session)."""
+    ss = np.random.SeedSequence([seed, subject_id, session])
+    motion_seed, dvs_seed = ss.generate_state(2)
+    subject = sample_subject(int(np.random.SeedSequence([seed, subject_id]).generate_state(1)[0]))
+    scene = EyeScene(subject, int(dvs_seed))
+    return scene, generate_motion(seconds, np.random.default_rng(int(motion_seed)), motion)
+
+
 def simulate_recording(
     subject_id: int,
     session: int,
@@ -108,11 +121,7 @@ def simulate_recording(
     motion: MotionParams = MotionParams(),
 ) -> Recording:
     """Render one recording ``<subject>_<session>`` of ``seconds``; deterministic for (seed, subject, session)."""
-    ss = np.random.SeedSequence([seed, subject_id, session])
-    motion_seed, dvs_seed = ss.generate_state(2)
-    subject = sample_subject(int(np.random.SeedSequence([seed, subject_id]).generate_state(1)[0]))
-    scene = EyeScene(subject, int(dvs_seed))
-    m = generate_motion(seconds, np.random.default_rng(int(motion_seed)), motion)
+    scene, m = recording_scene(subject_id, session, seconds, seed, motion)
     st = scene.state(m)
     chunks = [scene.step(st, int(k), int(m.t_us[k])) for k in render_schedule(st, m.grid_us, rate)]
     events = np.concatenate(chunks) if chunks else np.empty(0, EVENT_DTYPE)
