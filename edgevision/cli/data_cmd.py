@@ -30,6 +30,12 @@ def _synth_eye(args: argparse.Namespace) -> dict[str, Any]:
     return summary
 
 
+def _verify(args: argparse.Namespace) -> dict[str, Any]:
+    from edgevision.datasets.writer import verify_manifest
+
+    return {"root": args.root, "files_verified": verify_manifest(args.root)}
+
+
 def _bench_sim(args: argparse.Namespace) -> dict[str, Any]:
     from edgevision.bench.sim import bench_sim
 
@@ -49,6 +55,8 @@ def register(cli) -> None:
     p.add_argument("--tonic-layout", action="store_true", help="also write tonic's ThreeET layout under OUT/tonic")
     p.add_argument("--compression", default="lzf", choices=["lzf", "gzip", "none"], help="HDF5 compression of events")
     p.add_argument("--preview", action="store_true", help="write OUT/preview.png and preview.gif (frames + events)")
+    v = cli.command("verify", _verify, "check every file of a generated dataset against its manifest.json", group="data")
+    v.add_argument("root", help="dataset root")
     b = cli.command("sim", _bench_sim, "DVS emulator speed on 640x480 frames, one CPU thread", group="bench")
     b.add_argument("--frames", type=int, default=300, help="frames to time (default 300)")
     b.add_argument("--out", default=None, help="also write the results as JSON to this file")
