@@ -117,7 +117,8 @@ def hud_values(pred: Prediction, backend: str, fps: float, events_per_s: float, 
 
 
 class VideoOutput:
-    """An annotated video written atomically: MP4 (mp4v) if it decodes back, else MJPG AVI."""
+    """An annotated video written atomically: MP4 (mp4v) when this OpenCV encodes one that decodes back (probed
+    with two frames first), else MJPG AVI."""
 
     def __init__(self, path_stem: Path, size: tuple[int, int], fps: float = 25.0) -> None:
         import cv2
@@ -125,32 +126,45 @@ class VideoOutput:
         self.size = size
         self.fps = fps
         self.frames = 0
-        self._ctx = None
-        for ext, fourcc in ((".mp4", "mp4v"), (".avi", "MJPG")):
-            target = path_stem.with_suffix(ext)
-            ctx = atomic_path(target)
-            tmp = ctx.__enter__()
-            writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*fourcc), fps, size)
-            if writer.isOpened():
-                self._ctx, self.tmp, self.path, self.writer, self.fourcc = ctx, tmp, target, writer, fourcc
-                break
-            writer.release()
-            _abort(ctx)
-        if self._ctx is None:
-            raise ConfigError(f"{path_stem}: OpenCV has neither an mp4v nor an MJPG encoder; install opencv-python-headless")
+        choice = next(((ext, cc) for ext, cc in (("mp4", "mp4v"), ("avi", "MJPG")) if _codec_works(path_stem.parent, ext, cc)), None)
+        if choice is None:
+            raise ConfigError(f"{path_stem}: this OpenCV can neither write+read mp4v MP4 nor MJPG AVI; install opencv-python-headless")
+        ext, self.fourcc = choice
+        self.path = path_stem.with_suffix(f".{ext}")
+        self._ctx = atomic_path(self.path)
+        self.tmp = self._ctx.__enter__()
+        self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*self.fourcc), fps, size)
 
     def write(self, frame: np.ndarray) -> None:
         self.writer.write(frame)
         self.frames += 1
 
     def close(self) -> Path:
-        """Finish the file and check that OpenCV decodes it back (frame count > 0)."""
+        """Finish the file and check that OpenCV decodes it back."""
         self.writer.release()
         if self.frames and decoded_frames(self.tmp) == 0:
             _abort(self._ctx)
             raise ConfigError(f"{self.path}: the written video does not decode ({self.fourcc}); try another OpenCV build")
         self._ctx.__exit__(None, None, None)
         return self.path
+
+
+def _codec_works(directory: Path, ext: str, fourcc: str) -> bool:
+    """Whether OpenCV writes a 2-frame ``fourcc`` video in ``directory`` that it can decode again."""
+    import tempfile
+
+    import cv2
+
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=directory, prefix=".codec-probe-") as tmp:
+        path = str(Path(tmp) / f"probe.{ext}")
+        writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*fourcc), 25.0, (64, 48))
+        if not writer.isOpened():
+            return False
+        for k in range(2):
+            writer.write(np.full((48, 64, 3), 60 * k, np.uint8))
+        writer.release()
+        return decoded_frames(path) == 2
 
 
 def _abort(ctx: Any) -> None:
