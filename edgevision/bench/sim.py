@@ -2,7 +2,7 @@
 
 Frames are rendered near-eye images at 1 kHz (rendered before timing). The emulator processes every full
 frame (no changed-region hint). ``realtime_ratio_1khz`` = emulated frames per second / 1000: above 1 the
-emulator keeps up with a 1 kHz frame source. The live synthetic camera's ratio (render + emulate, its
+emulator keeps up with a 1 kHz frame source. The torch backend is timed too (on CUDA when present). The live synthetic camera's ratio (render + emulate, its
 adaptive frame rate) is measured on the same machine in the same run.
 """
 
@@ -49,6 +49,18 @@ def bench_sim(frames: int = 300, out: str | None = None, live_seconds: float = 2
         t0 = time.perf_counter()
         n_events += emu.step(img, i * 1000).shape[0]
         emu_s.append(time.perf_counter() - t0)
+    from edgevision.sim.dvs_torch import TorchDVSEmulator
+
+    temu = TorchDVSEmulator()
+    temu.step(images[0], 0)
+    temu.step(images[1], 1000)
+    torch_s = []
+    for i, img in enumerate(images[2:], start=2):
+        t0 = time.perf_counter()
+        temu.step(img, i * 1000)
+        if temu.device.type == "cuda":
+            torch.cuda.synchronize()
+        torch_s.append(time.perf_counter() - t0)
     cam = SyntheticEyeCamera(seed=0)
     for _ in cam.stream(0.02):
         pass
@@ -65,6 +77,9 @@ def bench_sim(frames: int = 300, out: str | None = None, live_seconds: float = 2
         "dvs_frames_per_s": 1e3 / emu_ms,
         "realtime_ratio_1khz": (1e3 / emu_ms) / 1000.0,
         "dvs_events_per_frame": n_events / len(emu_s),
+        "torch_device": str(temu.device),
+        "torch_dvs_ms_per_frame_median": float(np.median(torch_s) * 1e3),
+        "torch_realtime_ratio_1khz": 1.0 / float(np.median(torch_s) * 1e3),
         "render_ms_per_frame_median": float(np.median(render_s) * 1e3),
         "render_and_dvs_frames_per_s": 1e3 / (emu_ms + float(np.median(render_s) * 1e3)),
         "live_camera_realtime_ratio": live_seconds / live_wall,

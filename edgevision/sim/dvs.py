@@ -92,6 +92,9 @@ class DVSEmulator:
         self._box = None
         self.last_t[:] = -(1 << 60)
 
+    def _on_reset(self) -> None:
+        """Hook for backends that keep a copy of the state (called after the first frame initialises it)."""
+
     def _indices(self, frame: np.ndarray) -> tuple[np.ndarray, int]:
         p = self.params
         if frame.shape != (p.height, p.width):
@@ -128,6 +131,7 @@ class DVSEmulator:
             self.ref[:] = self.lp
             if p.leak_rate_hz > 0:  # random leak phase, so leak events of a static scene do not fire in sync
                 self.ref -= self._rng.uniform(0.0, 1.0, self.lp.shape[0]).astype(np.float32) * self.thr_on
+            self._on_reset()
             self._box, self._t_full = None, t_us
             self.t_us = t_us
             return empty_events()
@@ -151,21 +155,11 @@ class DVSEmulator:
                 box = (min(old[0], req[0]), max(old[1], req[1]), min(old[2], req[2]), max(old[3], req[3]))
                 inner, t_outer = old, self._t_full
             self._box = box
-        n_active, total = dvs_kernels.update_pixels(
-            idx, p.width, box, inner, self.t_us, t_outer, t_us, lut, self._eps(bits, dt_us), self.lp, self.ref,
-            self.thr_on, self.thr_off, self.leak_per_s, self._active, self._prev, self._t_prev, self._count,
-        )
-        out_idx = np.empty(total, np.int64)
-        out_t = np.empty(total, np.int64)
-        out_p = np.empty(total, np.uint8)
-        n = dvs_kernels.emit_events(
-            n_active, self._active, self._prev, self._t_prev, self._count, self.lp, self.ref, self.thr_on,
-            self.thr_off, self.last_t, t_us, p.refractory_us, out_idx, out_t, out_p,
-        )
+        out_idx, out_t, out_p = self._threshold_events(idx, bits, box, inner, t_outer, t_us)
         noise_idx, noise_t, noise_p = self._noise(self.t_us, dt_us)
-        all_idx = np.concatenate([out_idx[:n], noise_idx])
-        all_t = np.concatenate([out_t[:n], noise_t])
-        all_p = np.concatenate([out_p[:n], noise_p])
+        all_idx = np.concatenate([out_idx, noise_idx])
+        all_t = np.concatenate([out_t, noise_t])
+        all_p = np.concatenate([out_p, noise_p])
         order = np.argsort(all_t, kind="stable")
         events = np.empty(order.shape[0], EVENT_DTYPE)
         events["t"] = all_t[order]
@@ -175,6 +169,26 @@ class DVSEmulator:
         events["p"] = all_p[order]
         self.t_us = t_us
         return events
+
+    def _threshold_events(
+        self, idx: np.ndarray, bits: int, box: tuple, inner: tuple, t_outer: int, t_us: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Update the pixels in ``box`` (those in ``inner`` last updated at the previous step, the others at
+        ``t_outer``) and return the threshold-crossing events as (flat pixel index, t, p) arrays."""
+        p = self.params
+        lut = self._luts[bits]
+        n_active, total = dvs_kernels.update_pixels(
+            idx, p.width, box, inner, self.t_us, t_outer, t_us, lut, self._eps(bits, t_us - self.t_us), self.lp,
+            self.ref, self.thr_on, self.thr_off, self.leak_per_s, self._active, self._prev, self._t_prev, self._count,
+        )
+        out_idx = np.empty(total, np.int64)
+        out_t = np.empty(total, np.int64)
+        out_p = np.empty(total, np.uint8)
+        n = dvs_kernels.emit_events(
+            n_active, self._active, self._prev, self._t_prev, self._count, self.lp, self.ref, self.thr_on,
+            self.thr_off, self.last_t, t_us, p.refractory_us, out_idx, out_t, out_p,
+        )
+        return out_idx[:n], out_t[:n], out_p[:n]
 
     def _noise(self, t_prev: int, dt_us: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Shot noise (random pixels, random polarity) and hot-pixel events in ``[t_prev, t_prev + dt)``."""
