@@ -29,7 +29,7 @@ def _demo(args: argparse.Namespace) -> dict[str, Any]:
 def _bench_loop(args: argparse.Namespace) -> dict[str, Any]:
     from edgevision.bench.loop import bench_loop
 
-    return bench_loop(args.seconds, args.checkpoint, args.out)
+    return bench_loop(args.seconds, args.checkpoint, args.out, model_dir=args.model)
 
 
 def register(cli) -> None:
@@ -41,9 +41,9 @@ def register(cli) -> None:
 
     p = cli.command("track", _track, "track the pupil in an event stream in real time")
     p.add_argument("--source", default="synthetic", help="synthetic | file:PATH | camera:N | video:PATH | dv")
-    p.add_argument("--backend", default="torch", help="torch | int | csim | pynq")
+    p.add_argument("--backend", default="torch", help="torch | int | csim | engine | pynq")
     p.add_argument("--checkpoint", default=None, help="eye-tracker checkpoint (default models/eye_small.safetensors)")
-    p.add_argument("--model", default=None, help="quantized IR directory for int/csim/pynq (default models/eye_small_int8)")
+    p.add_argument("--model", default=None, help="quantized IR directory for int/csim/engine/pynq (default models/eye_small_int8)")
     p.add_argument("--bitstream", default=None, help="bitstream for --backend pynq")
     p.add_argument("--headless", action="store_true", help="no window: write video, predictions.jsonl and summary.json to --out")
     p.add_argument("--out", default=None, help="output directory")
@@ -59,4 +59,5 @@ def register(cli) -> None:
     p = cli.command("loop", _bench_loop, "tracker loop latency (torch backend) and a 10x event burst", group="bench")
     p.add_argument("--seconds", type=float, default=3.0, help="seconds of steady input (default 3)")
     p.add_argument("--checkpoint", default=None, help="checkpoint (default: shipped, else a random-initialised model)")
+    p.add_argument("--model", default=None, help="int8 IR of the checkpoint for the engine comparison (default models/eye_small_int8)")
     p.add_argument("--out", default=None, help="write the results JSON here")

@@ -7,6 +7,7 @@ Backends (``BACKENDS``: name -> factory, extend with :func:`register_backend`):
 * ``csim``: the simulated overlay (:mod:`edgevision.runtime.sim_overlay`) through the real driver code path,
   computing with the C-simulated accelerator when :mod:`edgevision.fpga` provides one, else the reference.
 * ``pynq``: the board, through :mod:`edgevision.runtime.pynq_driver` on a ``pynq.Overlay``.
+* ``engine``: the compiled sparse CPU engine (:mod:`edgevision.engine`) on the IR, bit-exact with ``int``.
 
 The GRU and head stay on the host (:mod:`edgevision.runtime.tracker`); backends only run the backbone.
 """
@@ -108,6 +109,21 @@ class IntBackend(_IRBackend):
         return run_network(self.net, coords, q), None
 
 
+class EngineBackend(_IRBackend):
+    """The IR on the compiled engine (numba on the CPU, or a torch device)."""
+
+    name = "engine"
+
+    def __init__(self, net: Any, input_clip: float, device: str = "cpu") -> None:
+        from edgevision.engine.backend import make_engine_backend
+
+        super().__init__(net, input_clip)
+        self.engine = make_engine_backend(net, device)
+
+    def _vector(self, coords: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, int | None]:
+        return self.engine.run(coords, q), None
+
+
 class DriverBackend(_IRBackend):
     """An accelerator behind :class:`~edgevision.runtime.pynq_driver.AcceleratorDriver` (board or simulation)."""
 
@@ -166,6 +182,10 @@ def make_csim(net: Any, input_clip: float, timeout_s: float = 1.0, compute: Call
     return DriverBackend("csim", net, input_clip, overlay, overlay.allocate, timeout_s, what)
 
 
+def make_engine(net: Any, input_clip: float, device: str = "cpu", **_: Any) -> Backend:
+    return EngineBackend(net, input_clip, device)
+
+
 def make_pynq(net: Any, input_clip: float, bitstream: str | Path | None = None, timeout_s: float = 1.0, **_: Any) -> Backend:
     from edgevision.runtime.pynq_driver import open_board_overlay
 
@@ -185,8 +205,10 @@ def _out_dtype(net: Any) -> type:
     return stream_spec(net).out_dtype
 
 
-BACKENDS: dict[str, Callable[..., Backend]] = {"torch": make_torch, "int": make_int, "csim": make_csim, "pynq": make_pynq}
-NEEDS_IR = {"int", "csim", "pynq"}
+BACKENDS: dict[str, Callable[..., Backend]] = {
+    "torch": make_torch, "int": make_int, "csim": make_csim, "pynq": make_pynq, "engine": make_engine,
+}
+NEEDS_IR = {"int", "csim", "pynq", "engine"}
 
 
 def register_backend(name: str, factory: Callable[..., Backend], needs_ir: bool = False) -> None:

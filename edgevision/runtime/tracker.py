@@ -1,4 +1,5 @@
-"""The real-time eye-tracking loop: source -> 10 ms windows -> backend (backbone) -> GRU head -> pupil.
+"""The real-time eye-tracking loop: source -> 10 ms windows -> backend (backbone) -> GRU head (NumPy,
+:mod:`edgevision.runtime.head`) -> pupil.
 
 Producer/consumer: a thread pulls windows from the source into a bounded queue and never waits on the
 consumer. Overload policy for live (``realtime``) sources, **drop-oldest**: when the queue is full the oldest
@@ -90,8 +91,10 @@ class TrackerLoop:
     """Runs a backend and the host GRU head over a source; ``run`` returns the summary."""
 
     def __init__(self, backend: Backend, model: Any, cfg: Any, queue_size: int = 2) -> None:
+        from edgevision.runtime.head import GRUHead
+
         self.backend = backend
-        self.model = model.eval()
+        self.head = GRUHead.from_model(model)
         self.cfg = cfg
         self.queue_size = queue_size
         self.predictions: list[Prediction] = []
@@ -111,15 +114,11 @@ class TrackerLoop:
 
     def step(self, w: TrackWindow, h: Any, sensor: tuple[int, int]) -> tuple[Prediction, Any]:
         """Process one window with GRU state ``h``; returns the prediction and the new state."""
-        import torch
-
         c = self.cfg.input
         cpu0 = time.thread_time()
         tokens = histogram_tokens(w.events, sensor, factor=c.downsample, time_bins=c.time_bins, t_start=w.t_start, t_end=w.t_end)
         inf = self.backend.infer(tokens)
-        with torch.inference_mode():
-            out, h = self.model.head_step(torch.from_numpy(np.ascontiguousarray(inf.features))[None], h)
-        o = out[0].numpy()
+        o, h = self.head.step(inf.features, h)
         ready = w.ready
         now = time.perf_counter()
         pred = Prediction(

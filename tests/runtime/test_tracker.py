@@ -73,7 +73,7 @@ def test_integer_backends_agree_and_csim_reports_cycles(tiny, blob_windows):
     model, cfg, net = tiny
     wins = blob_windows(5)
     outs = {}
-    for name in ("int", "csim"):
+    for name in ("int", "csim", "engine"):
         # csim here: the driver + simulated overlay path, computing with the reference (C-sim: test_driver)
         be = make_backend(name, model=model, net=net, input_clip=15.0, compute=reference_words(net))
         loop = TrackerLoop(be, model, cfg)
@@ -82,6 +82,7 @@ def test_integer_backends_agree_and_csim_reports_cycles(tiny, blob_windows):
         if name == "csim":
             assert all(p.cycles is not None for p in loop.predictions)
     np.testing.assert_array_equal(outs["int"], outs["csim"])
+    np.testing.assert_array_equal(outs["int"], outs["engine"])
 
 
 def test_registry_and_errors(tiny, blob_windows):
@@ -98,3 +99,19 @@ def test_registry_and_errors(tiny, blob_windows):
     loop = TrackerLoop(SlowBackend(0.0, 64), model, cfg)
     with pytest.raises(ConfigError, match="sensor"):
         loop.run(ReplaySource(blob_windows(2), (320, 240), realtime=False))
+
+
+def test_numpy_gru_head_matches_torch_head_step(tiny):
+    from edgevision.runtime.head import GRUHead
+
+    model, _, _ = tiny
+    head = GRUHead.from_model(model)
+    rng = np.random.default_rng(0)
+    h_np, h_t = None, None
+    for _ in range(5):
+        x = rng.normal(0, 2, model.backbone.feature_dim).astype(np.float32)
+        o_np, h_np = head.step(x, h_np)
+        with torch.no_grad():
+            o_t, h_t = model.head_step(torch.from_numpy(x)[None], h_t)
+        np.testing.assert_allclose(o_np, o_t[0].numpy(), atol=1e-5)
+        np.testing.assert_allclose(h_np, h_t[0, 0].numpy(), atol=1e-5)
