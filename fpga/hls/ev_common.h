@@ -82,10 +82,19 @@ inline void fail(const char* who, const char* what) {
 }
 
 // clip((acc * m + (1 << (s - 1))) >> s, lo, hi) with a 64-bit intermediate and arithmetic shift (round half up).
-inline q8_t requant(wide_t acc, acc_t m, int s, int lo, int hi) {
+// In-place updates keep every intermediate at 64 bits (ap_int would widen a + b to 65 bits).
+inline q8_t clip8(wide_t v, int lo, int hi) {
 #pragma HLS INLINE
-    wide_t v = (acc * m + (wide_t(1) << (s - 1))) >> s;
-    return v < lo ? q8_t(lo) : v > hi ? q8_t(hi) : q8_t(v);
+    const long long x = v.to_int64();
+    return x < lo ? q8_t(lo) : x > hi ? q8_t(hi) : q8_t(x);
+}
+
+inline q8_t requant(acc_t acc, acc_t m, int s, int lo, int hi) {
+#pragma HLS INLINE
+    wide_t v = (long long)acc.to_int() * (long long)m.to_int();  // 32 x 32 -> 64 bits
+    v += wide_t(1) << (s - 1);
+    v >>= s;
+    return clip8(v, lo, hi);
 }
 
 constexpr int cdiv(int a, int b) { return (a + b - 1) / b; }

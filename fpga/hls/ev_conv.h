@@ -157,9 +157,11 @@ void add(hls::stream<token_t<C> >& a, hls::stream<token_t<C> >& b, hls::stream<t
 #pragma HLS UNROLL
                 const int c = cb * P + p;
                 if (c < C) {
-                    const wide_t v = wide_t(ta.f[c]) * ma[c] + wide_t(tb.f[c]) * mb[c] + (wide_t(1) << (shift - 1));
-                    const wide_t r = v >> shift;
-                    o.f[c] = r < lo ? q8_t(lo) : r > hi ? q8_t(hi) : q8_t(r);
+                    wide_t v = ta.f[c] * ma[c];  // 8 x 32 -> 40 bits
+                    v += tb.f[c] * mb[c];
+                    v += wide_t(1) << (shift - 1);
+                    v >>= shift;
+                    o.f[c] = clip8(v, lo, hi);
                 }
             }
         }

@@ -56,8 +56,9 @@ void pool(hls::stream<token_t<C> >& in, hls::stream<vec_t<GH * GW * C> >& out, c
                 if (count[k] == 0) {
                     v.v[k * C + c] = 0;
                 } else {
-                    const wide_t r = floor_div(wide_t(sums[k][c]) * mult[c] + (den >> 1), den);
-                    v.v[k * C + c] = r < lo ? q8_t(lo) : r > hi ? q8_t(hi) : q8_t(r);
+                    wide_t num = sums[k][c] * mult[c];  // 32 x 32 -> 64 bits
+                    num += den >> 1;
+                    v.v[k * C + c] = clip8(floor_div(num, den), lo, hi);
                 }
             }
         }
