@@ -148,6 +148,10 @@ class VideoOutput:
         self._ctx.__exit__(None, None, None)
         return self.path
 
+    def abort(self) -> None:
+        self.writer.release()
+        _abort(self._ctx)
+
 
 def _codec_works(directory: Path, ext: str, fourcc: str) -> bool:
     """Whether OpenCV writes a 2-frame ``fourcc`` video in ``directory`` that it can decode again."""
@@ -206,3 +210,7 @@ class JsonlOutput:
         self._fh.close()
         self._ctx.__exit__(None, None, None)
         return self.path
+
+    def abort(self) -> None:
+        self._fh.close()
+        _abort(self._ctx)

@@ -60,9 +60,15 @@ class OutputSink:
 
         from edgevision.runtime.render import FrameRenderer, JsonlOutput, VideoOutput, get_palette
 
+        if live:
+            import cv2
+
+            try:
+                cv2.namedWindow("edgevision", cv2.WINDOW_AUTOSIZE)
+            except cv2.error:
+                raise BackendError("this OpenCV build has no GUI (opencv-python-headless): use --headless --out DIR") from None
         self.progress = tqdm(total=total, unit="win", desc="tracking", file=sys.stderr, leave=False,
                              disable=out_dir is None or live)
-
         self.renderer = FrameRenderer(sensor_size, get_palette(palette))
         self.backend = backend
         self.video = VideoOutput(out_dir / "track", tuple(sensor_size)) if out_dir is not None and video else None
@@ -73,13 +79,6 @@ class OutputSink:
         self.rate = 0.0
         self._last = time.perf_counter()
         self.dropped: Callable[[], int] = lambda: 0  # set by run_tracker to the loop's drop counter
-        if live:
-            import cv2
-
-            try:
-                cv2.namedWindow("edgevision", cv2.WINDOW_AUTOSIZE)
-            except cv2.error:
-                raise BackendError("this OpenCV build has no GUI (opencv-python-headless): use --headless --out DIR") from None
 
     def __call__(self, window: TrackWindow, pred: Prediction) -> None:
         from edgevision.runtime.render import hud_values
@@ -108,6 +107,17 @@ class OutputSink:
             if cv2.waitKey(1) & 0xFF in (27, ord("q")):
                 self.stop.set()
 
+    def abort(self) -> None:
+        """Drop the partial outputs (the targets are left as they were)."""
+        self.progress.close()
+        for out in (self.video, self.jsonl):
+            if out is not None:
+                out.abort()
+        if self.live:
+            import cv2
+
+            cv2.destroyAllWindows()
+
     def close(self) -> dict[str, str]:
         self.progress.close()
         files = {}
@@ -131,8 +141,13 @@ def run_tracker(backend: Any, model: Any, cfg: Any, source: Source, out_dir: Pat
     sink.dropped = lambda: loop.queue.dropped if loop.queue is not None else 0
     try:
         summary = loop.run(source, sink, sink.stop)
-    finally:
-        files = sink.close()
+    except KeyboardInterrupt:  # Ctrl-C ends a run: keep what was tracked so far
+        sink.close()
+        raise
+    except BaseException:
+        sink.abort()
+        raise
+    files = sink.close()
     summary["source"] = source.name
     summary.update(files)
     if out_dir is not None:

@@ -78,3 +78,18 @@ def test_track_cli_headless_on_the_synthetic_camera(tmp_path, tiny, capsys):
     assert {"latency_p50_ms", "latency_p99_ms", "p5", "p10", "mean_distance"} <= set(out)
     assert len((tmp_path / "run" / "predictions.jsonl").read_text().splitlines()) == out["windows"]
     assert main(["track", "--headless", "--seconds", "1"]) == 2  # --headless without --out: one-line error
+
+
+def test_failed_run_leaves_no_partial_outputs(tmp_path, tiny, blob_windows):
+    from edgevision.errors import BackendError
+
+    class Failing:
+        name, feature_dim = "failing", 64
+
+        def infer(self, tokens):
+            raise BackendError("accelerator timeout")
+
+    model, cfg, _ = tiny
+    with pytest.raises(BackendError):
+        run_tracker(Failing(), model, cfg, ReplaySource(blob_windows(3), SENSOR, realtime=False), tmp_path, live=False)
+    assert list(tmp_path.iterdir()) == []
