@@ -1,0 +1,94 @@
+"""The int8 engine (numba CPU and PyTorch paths) is bit-exact with the NumPy integer reference."""
+
+import numpy as np
+import pytest
+
+from edgevision.engine import compile_ir
+from edgevision.engine.plan import plan_from_ir
+from edgevision.engine.torch_path import TorchEngine
+from edgevision.errors import EventValidationError, IRError
+from edgevision.ir.random import random_network, random_tokens
+from edgevision.quant.reference import run_network
+
+from .conftest import batch, edge_windows
+
+
+@pytest.fixture(scope="module", params=[(60, 80, None), (61, 79, 7), (9, 13, 3)], ids=["60x80", "61x79-fc", "9x13-fc"])
+def net(request):
+    h, w, fc = request.param
+    return random_network(np.random.default_rng(h), height=h, width=w, fc_out=fc, grid=(2, 3))
+
+
+@pytest.mark.parametrize("density", [0.01, 0.05, 0.2, 0.6])
+def test_random_windows_bit_exact(net, density):
+    rng = np.random.default_rng(int(density * 100))
+    engine = compile_ir(net)
+    for _ in range(3):
+        coords, feats = random_tokens(rng, net.input.height, net.input.width, net.input.channels, density)
+        ref = run_network(net, coords, feats)
+        out = engine.run(coords, feats)
+        assert out.dtype == ref.dtype and out.shape == ref.shape
+        np.testing.assert_array_equal(out, ref)
+
+
+def test_edge_windows_bit_exact(net):
+    engine = compile_ir(net)
+    shape = (net.input.height, net.input.width)
+    for name, (coords, feats) in edge_windows(shape, net.input.channels, np.random.default_rng(1)).items():
+        np.testing.assert_array_equal(engine.run(coords, feats), run_network(net, coords, feats), err_msg=name)
+
+
+def test_real_windows_bit_exact(real_windows):
+    net = random_network(np.random.default_rng(5), height=60, width=80, in_ch=4, widths=(16, 24, 32), fc_out=3)
+    engine = compile_ir(net)
+    for coords, feats in real_windows:
+        q = feats.astype(np.int8)
+        np.testing.assert_array_equal(engine.run(coords, q), run_network(net, coords, q))
+
+
+def test_torch_path_bit_exact_on_a_batch(net):
+    rng = np.random.default_rng(3)
+    shape = (net.input.height, net.input.width)
+    wins = list(edge_windows(shape, net.input.channels, rng).values())
+    wins.append(random_tokens(rng, *shape, net.input.channels, 0.1))
+    out = TorchEngine(plan_from_ir(net)).run(batch(wins, shape))
+    for i, (coords, feats) in enumerate(wins):
+        np.testing.assert_array_equal(out[i].numpy(), run_network(net, coords, feats))
+
+
+def test_saturation_and_ties_match():
+    """Large multipliers push outputs into the clip range; shift 1 makes exact .5 ties common."""
+    net = random_network(np.random.default_rng(11), fc_out=4)
+    for lay in net.layers:
+        if "mult" in lay.tensors:
+            lay.tensors["mult"] = (lay.tensors["mult"] * 8).astype(np.int32)
+    net.layers[0].attrs["shift"] = 1
+    net.layers[0].tensors["mult"][:] = 1
+    coords, feats = random_tokens(np.random.default_rng(0), 60, 80, 4, 0.3)
+    np.testing.assert_array_equal(compile_ir(net).run(coords, feats), run_network(net, coords, feats))
+
+
+def test_bad_input_raises_typed_errors():
+    net = random_network(np.random.default_rng(0))
+    engine = compile_ir(net)
+    feats = np.ones((2, 4), np.int8)
+    with pytest.raises(EventValidationError, match="raster order"):
+        engine.run(np.array([[3, 4], [1, 1]], np.int32), feats)
+    with pytest.raises(EventValidationError, match="raster order"):
+        engine.run(np.array([[1, 1], [1, 1]], np.int32), feats)
+    with pytest.raises(EventValidationError, match="outside"):
+        engine.run(np.array([[0, 0], [60, 0]], np.int32), feats)
+    with pytest.raises(EventValidationError, match="feats"):
+        engine.run(np.array([[0, 0], [0, 1]], np.int32), np.ones((2, 3), np.int8))
+
+
+def test_fc_overflow_is_reported():
+    net = random_network(np.random.default_rng(0), fc_out=2)
+    fc = net.layer("fc")
+    fc.tensors["bias"][:] = np.iinfo(np.int32).max
+    fc.tensors["weight"][:] = 127
+    coords, feats = random_tokens(np.random.default_rng(0), 60, 80, 4, 0.5)
+    with pytest.raises(IRError, match="overflows int32"):
+        run_network(net, coords, feats)
+    with pytest.raises(IRError, match="overflows int32"):
+        compile_ir(net).run(coords, feats)
