@@ -106,3 +106,20 @@ def test_representations_on_tonic_sized_stream():
     batch = window_tokens(ev, (640, 480), idx, factor=8, time_bins=3)
     total = sum(batch.window(k).feats.sum() for k in range(len(batch)))
     assert total == ev.shape[0]
+
+
+def test_window_tokens_long_windows_use_wide_counters():
+    # > 65535 events on one pixel in one window (exact int32 path) next to short windows (packed path)
+    n = 70_000
+    t = np.concatenate([np.zeros(n, np.int64), np.arange(1, 101) * 10])
+    x = np.concatenate([np.full(n, 3), np.arange(100) % 8])
+    p = np.concatenate([np.ones(n - 5), np.zeros(5), np.arange(100) % 2])
+    ev = make_events(t, x, np.zeros_like(x), p)
+    idx = time_windows(ev, 500)
+    for bins in (1, 2):
+        batch = window_tokens(ev, (8, 2), idx, time_bins=bins)
+        for k, w in enumerate(iter_windows(ev, idx)):
+            ref = histogram_tokens(w.events, (8, 2), time_bins=bins, t_start=w.t_start, t_end=w.t_end)
+            np.testing.assert_array_equal(batch.window(k).coords, ref.coords)
+            np.testing.assert_array_equal(batch.window(k).feats, ref.feats)
+    assert batch.window(0).feats.max() > 0xFFFF  # the uint16 halves would have overflowed
