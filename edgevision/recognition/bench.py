@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import platform
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,9 @@ import torch
 from edgevision.atomic import write_text_atomic
 from edgevision.recognition.accounting import measure
 from edgevision.recognition.synth import synthesize
+from edgevision.recognition.sources import open_source
 from edgevision.recognition.train import TrainSettings, load_run, train_classifier
 from edgevision.recognition.windows import WindowConfig, WindowSet, make_batch
-from edgevision.recognition.sources import open_source
 
 BEGIN, END = "<!-- bench:classify:begin -->", "<!-- bench:classify:end -->"
 
@@ -65,9 +66,7 @@ def run_bench(work: str | Path, doc: str | Path, data: str | None = None, record
         run = work / f"run-{name}"
         t0 = time.perf_counter()
         if (run / "run.json").exists():
-            import shutil
-
-            shutil.rmtree(run)
+            shutil.rmtree(run)  # a bench always trains afresh
         result = train_classifier(name, data, run, settings=settings, model_overrides=overrides, source=src)
         train_s = time.perf_counter() - t0
         model, info, _ = load_run(run)

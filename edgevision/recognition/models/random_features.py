@@ -37,37 +37,43 @@ class RandomFeatures(nn.Module):
         self.num_classes = num_classes
         gen = torch.Generator().manual_seed(cfg.seed)
         d = cfg.features
-        self.register_buffer("weight", torch.randn(6, d, generator=gen) * cfg.weight_scale)
-        self.register_buffer("bias", (torch.rand(d, generator=gen) - 0.5) * cfg.weight_scale)
+        # Fixed random projection and a readout set by fit(); neither is trained by gradient descent.
+        self.project = nn.Linear(6, d)
+        self.readout = nn.Linear(2 * d, num_classes)
+        with torch.no_grad():
+            self.project.weight.copy_(torch.randn(d, 6, generator=gen) * cfg.weight_scale)
+            self.project.bias.copy_((torch.rand(d, generator=gen) - 0.5) * cfg.weight_scale)
+            self.readout.weight.zero_()
+            self.readout.bias.zero_()
+        self.act = nn.ReLU()
+        self.requires_grad_(False)
         self.register_buffer("mean", torch.zeros(2 * d))
         self.register_buffer("scale", torch.ones(2 * d))
-        self.register_buffer("readout", torch.zeros(2 * d + 1, num_classes))
 
     def features(self, points: torch.Tensor) -> torch.Tensor:
         """Fixed random features [B, 2 * features] (max and mean over groups)."""
         cfg = self.cfg
         cents, nbrs = group(points, cfg.num_groups, cfg.neighbours)
         x = torch.cat([(nbrs - cents.unsqueeze(2)) * cfg.radius_scale, nbrs], dim=-1)
-        local = F.relu(x @ self.weight + self.bias).amax(dim=2)  # [B, M, D]
+        local = self.act(self.project(x)).amax(dim=2)  # [B, M, D]
         return torch.cat([local.amax(dim=1), local.mean(dim=1)], dim=-1)
-
-    def _design(self, feats: torch.Tensor) -> torch.Tensor:
-        z = (feats - self.mean) / self.scale
-        return torch.cat([z, torch.ones_like(z[:, :1])], dim=1)
 
     def fit(self, feats: torch.Tensor, labels: torch.Tensor) -> None:
         """Ridge regression of one-hot targets on standardized features (closed form, float64)."""
         feats = feats.double()
         self.mean.copy_(feats.mean(0).float())
         self.scale.copy_(feats.std(0).clamp_min(1e-6).float())
-        x = self._design(feats.float()).double()
+        z = (feats - self.mean.double()) / self.scale.double()
+        x = torch.cat([z, torch.ones_like(z[:, :1])], dim=1)  # last column: the readout bias
         y = F.one_hot(labels, self.num_classes).double()
         gram = x.T @ x
         lam = self.cfg.ridge * gram.diagonal().mean()
-        self.readout.copy_(torch.linalg.solve(gram + lam * torch.eye(gram.shape[0], dtype=gram.dtype), x.T @ y).float())
+        sol = torch.linalg.solve(gram + lam * torch.eye(gram.shape[0], dtype=gram.dtype), x.T @ y).float()
+        self.readout.weight.copy_(sol[:-1].T)
+        self.readout.bias.copy_(sol[-1])
 
     def forward(self, points: torch.Tensor) -> torch.Tensor:
-        return self._design(self.features(points)) @ self.readout
+        return self.readout((self.features(points) - self.mean) / self.scale)
 
     def loss(self, out: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return F.mse_loss(out, F.one_hot(labels, self.num_classes).float())
