@@ -4,9 +4,22 @@
 
 namespace ev {
 
-// PI x PO MACs of one input token into acc[o] (o < CO); first = true starts the sums from the bias.
-template <int CI, int CO, int PI, int PO, class WROW>
-int mac_token(acc_t acc[CO], const WROW& wsel, const q8_t f[CI], const acc_t bias[CO], bool first) {
+// Weight of output o, input c: w[o][c] (1x1) or w[o][ky][kx][c] (2x2, tap ky, kx).
+template <int CO, int CI>
+inline q8_t wsel(const q8_t (&w)[CO][CI], int, int, int o, int c) {
+#pragma HLS INLINE
+    return w[o][c];
+}
+template <int CO, int CI>
+inline q8_t wsel(const q8_t (&w)[CO][2][2][CI], int ky, int kx, int o, int c) {
+#pragma HLS INLINE
+    return w[o][ky][kx][c];
+}
+
+// PI x PO MAC lanes over one input token into acc[o]; first = true starts the sums from the bias.
+// Returns the pipelined steps ceil(CI/PI) x ceil(CO/PO).
+template <int CI, int CO, int PI, int PO, class WT>
+int mac_token(acc_t acc[CO], const WT& w, int ky, int kx, const q8_t f[CI], const acc_t bias[CO], bool first) {
     for (int cb = 0; cb < cdiv(CI, PI); cb++) {
         for (int ob = 0; ob < cdiv(CO, PO); ob++) {
 #pragma HLS PIPELINE II = 1
@@ -18,7 +31,7 @@ int mac_token(acc_t acc[CO], const WROW& wsel, const q8_t f[CI], const acc_t bia
                 for (int pi = 0; pi < PI; pi++) {
 #pragma HLS UNROLL
                     const int c = cb * PI + pi;
-                    if (c < CI) sum += int(wsel(o, c)) * int(f[c]);
+                    if (c < CI) sum += int(wsel(w, ky, kx, o, c)) * int(f[c]);
                 }
                 acc[o] = (first && cb == 0 ? bias[o] : acc[o]) + sum;
             }
@@ -49,19 +62,6 @@ token_t<CO> end_token() {
     e.end = true;
     return e;
 }
-
-template <int CO, int CI>
-struct w2x2_sel {
-    const q8_t (&w)[CO][2][2][CI];
-    int ky, kx;
-    q8_t operator()(int o, int c) const { return w[o][ky][kx][c]; }
-};
-
-template <int CO, int CI>
-struct w1x1_sel {
-    const q8_t (&w)[CO][CI];
-    q8_t operator()(int o, int c) const { return w[o][c]; }
-};
 
 // Kernel 2, stride 2: input (y, x) adds W[:, y % 2, x % 2, :] @ f into output (y / 2, x / 2). One output row of
 // accumulators is kept; when the input moves past rows 2Y, 2Y + 1 the row is emitted by merging the sorted active
@@ -109,8 +109,7 @@ void conv2x2s2(hls::stream<token_t<CI> >& in, hls::stream<token_t<CO> >& out, co
         const bool first = tag[X] != Y;
         tag[X] = Y;
         if (n[par] == 0 || int(cols[par][n[par] - 1]) != X) cols[par][n[par]++] = X;
-        w2x2_sel<CO, CI> sel{w, par, int(t.x) % 2};
-        EV_COUNT(ID, (mac_token<CI, CO, PI, PO>(acc[X], sel, t.f, bias, first)));
+        EV_COUNT(ID, mac_token<CI, CO, PI, PO>(acc[X], w, par, int(t.x) % 2, t.f, bias, first));
     }
     out.write(end_token<CO>());
 }
@@ -125,8 +124,7 @@ void conv1x1(hls::stream<token_t<CI> >& in, hls::stream<token_t<CO> >& out, cons
         if (t.end) break;
         acc_t acc[CO];
 #pragma HLS ARRAY_PARTITION variable = acc cyclic factor = PO
-        w1x1_sel<CO, CI> sel{w};
-        EV_COUNT(ID, (mac_token<CI, CO, PI, PO>(acc, sel, t.f, bias, true)));
+        EV_COUNT(ID, mac_token<CI, CO, PI, PO>(acc, w, 0, 0, t.f, bias, true));
         token_t<CO> o;
         o.y = t.y;
         o.x = t.x;

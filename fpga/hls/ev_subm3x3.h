@@ -10,27 +10,6 @@
 
 namespace ev {
 
-template <int W, int C>
-struct linebuf_t {
-    q8_t f[3][W][C];
-    short tag[3][W];         // row stored at (slot, x), -1 = none
-    ap_uint<16> xs[3][W];    // active columns of the slot's row, in order
-    int n[3];                // how many
-    int row[3];              // row held by the slot, -1 = none
-};
-
-template <int W, int C>
-void lb_reset(linebuf_t<W, C>& lb) {
-    for (int x = 0; x < W; x++) {
-#pragma HLS PIPELINE II = 1
-        for (int s = 0; s < 3; s++) lb.tag[s][x] = -1;
-    }
-    for (int s = 0; s < 3; s++) {
-        lb.n[s] = 0;
-        lb.row[s] = -1;
-    }
-}
-
 // Standard 3x3 weights w[o][ky][kx][i] (multiplies the input at (y + ky - 1, x + kx - 1)): one active neighbour
 // costs ceil(CI/PI) * ceil(CO/PO) pipelined steps of PI x PO MACs. Returns the steps.
 template <int PI, int PO, int CO, int CI>
@@ -70,13 +49,16 @@ int mac_neighbour(acc_t acc[C], const q8_t (&w)[C][3][3], int ky, int kx, const 
 }
 
 // Emit output row q (all of its active sites) from the line buffer.
+// Line buffer: f = features of the last three rows (slot = row % 3), tag = row stored at (slot, x) (-1 none),
+// xs/n = active columns of each slot's row in order, row = row held by each slot (-1 none).
 template <int ID, int H, int W, int CI, int CO, int PI, int PO, class WT>
-void subm_emit_row(int q, linebuf_t<W, CI>& lb, hls::stream<token_t<CO> >& out, const WT& w, const acc_t bias[CO],
-                   const acc_t mult[CO], int shift, int lo, int hi) {
+void subm_emit_row(int q, q8_t f[3][W][CI], short tag[3][W], ap_uint<16> xs[3][W], const int n[3], const int row[3],
+                   hls::stream<token_t<CO> >& out, const WT& w, const acc_t bias[CO], const acc_t mult[CO], int shift,
+                   int lo, int hi) {
     const int s = q % 3;
-    if (lb.row[s] != q) return;
-    for (int i = 0; i < lb.n[s]; i++) {
-        const int x = lb.xs[s][i];
+    if (row[s] != q) return;
+    for (int i = 0; i < n[s]; i++) {
+        const int x = xs[s][i];
         acc_t acc[CO];
 #pragma HLS ARRAY_PARTITION variable = acc cyclic factor = PO
         for (int o = 0; o < CO; o++) acc[o] = bias[o];
@@ -86,8 +68,8 @@ void subm_emit_row(int q, linebuf_t<W, CI>& lb, hls::stream<token_t<CO> >& out, 
             const int ss = yy % 3;
             for (int kx = 0; kx < 3; kx++) {
                 const int xx = x + kx - 1;
-                if (xx < 0 || xx >= W || lb.tag[ss][xx] != yy) continue;  // inactive neighbour: skipped
-                EV_COUNT(ID, mac_neighbour<PI, PO>(acc, w, ky, kx, lb.f[ss][xx]));
+                if (xx < 0 || xx >= W || tag[ss][xx] != yy) continue;  // inactive neighbour: skipped
+                EV_COUNT(ID, mac_neighbour<PI, PO>(acc, w, ky, kx, f[ss][xx]));
             }
         }
         token_t<CO> t;
@@ -110,9 +92,16 @@ void subm_emit_row(int q, linebuf_t<W, CI>& lb, hls::stream<token_t<CO> >& out, 
 template <int ID, int H, int W, int CI, int CO, int PI, int PO, class WT>
 void subm3x3(hls::stream<token_t<CI> >& in, hls::stream<token_t<CO> >& out, const WT& w, const acc_t bias[CO],
              const acc_t mult[CO], int shift, int lo, int hi) {
-    static linebuf_t<W, CI> lb;
-#pragma HLS ARRAY_PARTITION variable = lb.f cyclic factor = PI dim = 3
-    lb_reset(lb);
+    static q8_t f[3][W][CI];
+#pragma HLS ARRAY_PARTITION variable = f cyclic factor = PI dim = 3
+    static short tag[3][W];
+#pragma HLS ARRAY_PARTITION variable = tag complete dim = 1
+    static ap_uint<16> xs[3][W];
+    int n[3] = {0, 0, 0}, row[3] = {-1, -1, -1};
+    for (int x = 0; x < W; x++) {
+#pragma HLS PIPELINE II = 1
+        for (int s = 0; s < 3; s++) tag[s][x] = -1;
+    }
     EV_COUNT(ID, W);
     int last = -1;  // row of the last stored token; rows < last - 1 have all been emitted
     for (;;) {
@@ -122,17 +111,17 @@ void subm3x3(hls::stream<token_t<CI> >& in, hls::stream<token_t<CO> >& out, cons
         if (!t.end && (r < last || r >= H || int(t.x) >= W)) fail("subm3x3", "token out of raster order or grid");
         if (r != last && last >= 0) {  // rows up to r - 2 now have their lower neighbour row complete
             for (int q = last - 1; q <= last && q <= r - 2; q++)
-                if (q >= 0) subm_emit_row<ID, H, W, CI, CO, PI, PO>(q, lb, out, w, bias, mult, shift, lo, hi);
+                if (q >= 0) subm_emit_row<ID, H, W, CI, CO, PI, PO>(q, f, tag, xs, n, row, out, w, bias, mult, shift, lo, hi);
         }
         if (t.end) break;
         const int s = r % 3;
-        if (lb.row[s] != r) {
-            lb.row[s] = r;
-            lb.n[s] = 0;
+        if (row[s] != r) {
+            row[s] = r;
+            n[s] = 0;
         }
-        for (int c = 0; c < CI; c++) lb.f[s][t.x][c] = t.f[c];
-        lb.tag[s][t.x] = r;
-        lb.xs[s][lb.n[s]++] = t.x;
+        for (int c = 0; c < CI; c++) f[s][t.x][c] = t.f[c];
+        tag[s][t.x] = r;
+        xs[s][n[s]++] = t.x;
         last = r;
     }
     token_t<CO> e;
