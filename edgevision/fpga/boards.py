@@ -30,7 +30,8 @@ BOARDS: dict[str, Board] = {
         Board("zcu104", "xczu7ev-ffvc1156-2-e", "xilinx.com:zcu104:part0:1.1", "zynquplus", 1728, 624, 230_400, 187.5,
               3.0, "assumption: ZCU102 figure scaled to the smaller ZU7EV PL (not measured)"),
         Board("kv260", "xck26-sfvc784-2LV-c", "xilinx.com:kv260_som:part0:1.4", "zynquplus", 1248, 288, 117_120, 187.5,
-              2.5, "assumption: K26 SOM, ZCU102 figure scaled by device size (not measured)"),
+              4.5, "K26 SOM on-board sensors read 4.3-4.8 W during DPU inference (Simfero KV260 power measurement "
+              "guide, 2026); a DPU-class load, so an upper figure for this accelerator"),
         Board("ultra96v2", "xczu3eg-sbva484-1-i", "avnet.com:ultra96v2:part0:1.2", "zynquplus", 360, 432, 70_560, 150.0,
               2.0, "assumption: ZU3EG, ZCU102 figure scaled by device size (not measured)"),
         Board("pynq-z2", "xc7z020clg400-1", "tul.com.tw:pynq-z2:part0:1.0", "zynq", 220, 280, 53_200, 100.0,

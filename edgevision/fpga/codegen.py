@@ -51,7 +51,7 @@ def weight_header(m: Module, net_name: str) -> str:
     return "\n".join(out)
 
 
-def _call(m: Module, graph: HwGraph) -> str:
+def _call(m: Module) -> str:
     """The C++ call of one module inside the top function."""
     i, o = m.inputs, m.outputs
     if m.kind == "input":
@@ -120,7 +120,7 @@ def top_source(graph: HwGraph) -> str:
         lines.append(f'    hls::stream<{s.ctype} > {s.name}("{s.name}");')
         lines.append(f"#pragma HLS STREAM variable={s.name} depth={s.depth}")
     for m in graph.modules:
-        lines.append(f"    {_call(m, graph)}  // {m.name}")
+        lines.append(f"    {_call(m)}  // {m.name}")
     lines += ["#ifndef __SYNTHESIS__", "    // C simulation: every internal FIFO must be drained at the end of a window."]
     for s in graph.streams.values():
         lines.append(f'    if (!{s.name}.empty()) ev::fail("{TOP_FUNCTION}", "leftover data in stream {s.name}");')

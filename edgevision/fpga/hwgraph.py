@@ -72,12 +72,6 @@ class HwGraph:
     modules: list[Module]
     streams: dict[str, Stream] = field(default_factory=dict)
 
-    def module(self, name: str) -> Module:
-        for m in self.modules:
-            if m.name == name:
-                return m
-        raise KeyError(name)
-
     @property
     def output_kind(self) -> str:
         return self.streams[self.modules[-1].inputs[0]].kind

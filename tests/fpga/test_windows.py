@@ -1,0 +1,64 @@
+"""Eye-dataset windows (3ET+ layout written by the dataset writer) -> int8 tokens -> model / CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from edgevision.cli import main
+from edgevision.datasets.writer import write_recording, write_split_lists
+from edgevision.errors import DatasetError
+from edgevision.events.core import make_events
+from edgevision.fpga.windows import eye_windows, input_settings
+from edgevision.ir.schema import load_ir
+
+
+@pytest.fixture(scope="module")
+def eye_root(tmp_path_factory):
+    """Two short recordings of a moving blob of events on a 640x480 sensor, 100 Hz labels."""
+    rng = np.random.default_rng(0)
+    root = tmp_path_factory.mktemp("eye")
+    for k, name in enumerate(("rec_a", "rec_b")):
+        n = 20_000
+        t = np.sort(rng.integers(0, 60_000, n))
+        cx = 320 + 100 * np.sin(t / 20_000 + k)
+        x = np.clip(cx + rng.normal(0, 30, n), 0, 639).astype(np.uint16)
+        y = np.clip(240 + rng.normal(0, 25, n), 0, 479).astype(np.uint16)
+        events = make_events(t, x, y, rng.integers(0, 2, n))
+        labels = np.zeros((6, 3), np.float32)
+        write_recording(root, "train", name, events, labels)
+    write_split_lists(root, {"train": ["rec_a", "rec_b"], "val": [], "test": []})
+    return root
+
+
+def test_settings_fall_back_to_the_ir_input(logits_ir):
+    s = input_settings(load_ir(logits_ir))
+    assert s["downsample"] == 640 // 40 and s["time_bins"] == 2 and s["slice_us"] == 10_000
+
+
+def test_eye_windows_are_int8_tokens_in_raster_order(eye_root, logits_ir):
+    net = load_ir(logits_ir)
+    wins = eye_windows(net, eye_root, 9)
+    assert len(wins) == 9  # 6 slices of the first recording, 3 of the second
+    for c, f in wins:
+        assert f.dtype == np.int8 and f.shape[1] == net.input.channels and len(c) > 0
+        keys = c[:, 0].astype(np.int64) * net.input.width + c[:, 1]
+        assert np.all(np.diff(keys) > 0)
+        assert c[:, 0].max() < net.input.height and c[:, 1].max() < net.input.width
+
+
+def test_wrong_split_is_a_dataset_error(eye_root, logits_ir):
+    with pytest.raises(DatasetError):
+        eye_windows(load_ir(logits_ir), eye_root / "missing", 3)
+
+
+def test_estimate_with_data_reports_per_window_latency(eye_root, logits_ir, capsys):
+    rc = main(["estimate", "--model", str(logits_ir), "--board", "zcu102", "--data", str(eye_root), "--windows", "8", "--json"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    rep = json.loads(out.out)
+    assert rep["token_counts"] == "mean of 8 windows"
+    lat = rep["latency_per_window"]
+    assert 0 < lat["median_ms"] <= lat["p95_ms"] <= lat["max_ms"]
