@@ -212,3 +212,72 @@ def run_sparse_benchmark(
         result[key] = entry
     bar.close()
     return result
+
+
+def _cuda_ms(fn: Callable[[], Any], repeats: int) -> float:
+    import torch
+
+    fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(repeats):
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def run_gpu_benchmark(
+    device: str = "cuda", windows: int = 64, batch: int = 64, repeats: int = 20, eye_data: str | Path | None = None
+) -> dict[str, Any]:
+    """The engine's PyTorch path on a GPU vs dense cuDNN (masked conv2d), same float weights.
+
+    Per network: batch-1 latency (median over windows) and batch-``batch`` throughput (windows/s), on the eye's
+    real-density windows and on random windows at each density of :data:`DENSITIES`.
+    """
+    import torch
+
+    from edgevision.engine.plan import plan_from_backbone
+    from edgevision.engine.torch_path import TorchEngine
+    from edgevision.nn.dense import DenseBackbone, to_dense
+    from edgevision.nn.inputs import collate_tokens
+    from edgevision.events.tokens import Tokens
+
+    dev = torch.device(device)
+    torch.backends.cudnn.benchmark = True
+    nets = {"eye": eye_backbone(), "classifier": classifier_backbone()}
+    result: dict[str, Any] = {"device": torch.cuda.get_device_name(dev), "torch": torch.__version__, "batch": batch}
+
+    def measure(bb: Any, shape: tuple[int, int], wins: list[Window]) -> dict[str, Any]:
+        tpath = TorchEngine(plan_from_backbone(bb, *shape), dev)
+        dense = DenseBackbone(bb.to(dev)).eval()
+        toks = [Tokens(c, f, shape) for c, f in wins]
+        singles = [collate_tokens([t], device=dev) for t in toks]
+        big = collate_tokens([toks[i % len(toks)] for i in range(batch)], device=dev)
+        with torch.inference_mode():
+            d_single = [to_dense(x) for x in singles]
+            d_big = to_dense(big)
+            one = statistics.median(_cuda_ms(lambda: tpath.run(x), repeats) for x in singles[:8])
+            one_d = statistics.median(_cuda_ms(lambda: dense(*g), repeats) for g in d_single[:8])
+            many = _cuda_ms(lambda: tpath.run(big), repeats)
+            many_d = _cuda_ms(lambda: dense(*d_big), repeats)
+            err = float((tpath.run(big) - dense(*d_big)).abs().max())
+        bb.to("cpu")
+        return {
+            "density": float(np.mean([len(c) for c, _ in wins]) / (shape[0] * shape[1])),
+            "batch1_ms": one, "dense_batch1_ms": one_d,
+            f"batch{batch}_windows_per_s": batch / (many * 1e-3), f"dense_batch{batch}_windows_per_s": batch / (many_d * 1e-3),
+            "max_abs_diff_vs_dense": err,
+        }
+
+    for key, (bb, shape, weights) in nets.items():
+        entry: dict[str, Any] = {"grid": list(shape), "weights": weights}
+        if key == "eye":
+            wins, source = eye_windows(shape, windows, eye_data)
+            entry.update(measure(bb, shape, wins), windows_source=source)
+        entry["densities"] = {f"{d:.2f}": measure(bb, shape, random_windows(shape, bb.in_channels, d, 16, i))
+                              for i, d in enumerate(DENSITIES)}
+        result[key] = entry
+    return result

@@ -20,11 +20,18 @@ def _bench(args: argparse.Namespace) -> dict[str, Any]:
     import json
 
     from edgevision.atomic import write_text_atomic
-    from edgevision.bench.sparse import run_sparse_benchmark
+    from edgevision.bench.sparse import run_gpu_benchmark, run_sparse_benchmark
 
     if args.windows < 1 or args.repeats < 1:
         raise ConfigError("--windows and --repeats must be >= 1")
-    result = run_sparse_benchmark(args.windows, args.repeats, args.eye_data, args.checkpoint)
+    if args.device == "cpu":
+        result = run_sparse_benchmark(args.windows, args.repeats, args.eye_data, args.checkpoint)
+    else:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(f"--device {args.device}: CUDA is not available here; the CPU benchmark is --device cpu")
+        result = run_gpu_benchmark(args.device, args.windows, repeats=args.repeats, eye_data=args.eye_data)
     if args.output:
         write_text_atomic(args.output, json.dumps(result, indent=2) + "\n")
     return result
@@ -43,4 +50,5 @@ def register(cli) -> None:
     p.add_argument("--repeats", type=int, default=5, help="calls per window; medians are reported (default 5)")
     p.add_argument("--eye-data", help="3ET+ root for real eye windows (default: render a 0.5 s recording)")
     p.add_argument("--checkpoint", help="eye tracker checkpoint (.safetensors) for trained weights")
+    p.add_argument("--device", default="cpu", help="cpu (engine vs spconv vs dense, one thread) or cuda (PyTorch path vs cuDNN)")
     p.add_argument("--output", help="also write the JSON result to this file")

@@ -69,5 +69,5 @@ def test_cli_bench_sparse(tmp_path, capsys):
         for k in ("latency_ms", "spconv_ms", "dense_ms", "speedup_vs_spconv", "speedup_vs_dense", "macs", "fraction_of_floor"):
             assert e[k] > 0, (key, k)
         assert set(e["densities"]) == {"0.01", "0.03", "0.10"}
-        assert e["max_abs_diff_vs_spconv"] < 1e-3, (key, e["max_abs_diff_vs_torch"], e["densities"])
+        assert e["max_abs_diff_vs_torch"] < 1e-3, key
     assert res["gemm_gflops"] > 0
