@@ -49,7 +49,10 @@ class TorchDVSEmulator(DVSEmulator):
                 self._t_eps.clear()
             self._t_eps[key] = torch.from_numpy(self._eps(bits, dt_us)).to(dev)
         y0, y1, x0, x1 = box
-        frame = torch.from_numpy(idx.reshape(p.height, p.width)[y0:y1, x0:x1].astype(np.int64)).to(dev)
+        crop = np.ascontiguousarray(idx.reshape(p.height, p.width)[y0:y1, x0:x1])
+        if crop.dtype != np.uint8:
+            crop = crop.astype(np.int32)
+        frame = torch.from_numpy(crop).to(dev, non_blocking=True).long()  # upload 1 byte per pixel, widen on device
         lut = self._t_luts[bits]
         sl = (slice(y0, y1), slice(x0, x1))
         lp, ref = T["lp"][sl], T["ref"][sl]  # views: updated in place

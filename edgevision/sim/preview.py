@@ -77,7 +77,7 @@ def write_preview(root: str | Path, seed: int, clip_s: float = 1.0) -> dict[str,
     counts = np.array([c[1].shape[0] for c in clip])
     picks = np.unique(np.linspace(1, len(clip) - 1, 6).astype(int))
     picks[np.argmin(np.abs(picks - np.argmax(counts)))] = int(np.argmax(counts))  # include the busiest slot
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8))
+    fig, axes = plt.subplots(2, 3, figsize=(15, 9))
     for ax, i in zip(axes.flat, sorted(set(picks.tolist()))):
         ax.imshow(images[i])
         x, y, closed = clip[i][2]
