@@ -20,6 +20,13 @@ DEFAULT_DENSITY = 0.05
 DEFAULT_FRACTION = 0.8
 
 
+def _progress(items: list, desc: str):
+    """tqdm on stderr for long window lists."""
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit="window", leave=False, disable=len(items) < 200)
+
+
 def random_windows(net: Network, n: int, density: float, seed: int = 0) -> list[Window]:
     """``n`` windows of uniformly random sites at ``density`` (test material when no dataset is given)."""
     from edgevision.ir.random import random_tokens
@@ -34,7 +41,7 @@ def plan(net: Network, board: str, windows: list[Window] | None = None, density:
     (or on uniformly random sites at ``density`` without windows)."""
     graph = build_graph(net)
     if windows:
-        counts = mean_counts([measure_counts(graph, c) for c, _ in windows])
+        counts = mean_counts([measure_counts(graph, c) for c, _ in _progress(windows, "token counts")])
     else:
         counts = estimate_counts(graph, density)
     return graph, search_parallelism(graph, counts, get_board(board), fraction)
@@ -95,7 +102,8 @@ def run_csim(net: Network, windows: list[Window], board: str = "zcu102", project
         t1 = time.perf_counter()
         res = design.run(windows)
         t2 = time.perf_counter()
-    matched = sum(int(np.array_equal(o, run_network(net, c, f))) for o, (c, f) in zip(res.outputs, windows))
+    pairs = _progress(list(zip(res.outputs, windows)), "reference")
+    matched = sum(int(np.array_equal(o, run_network(net, c, f))) for o, (c, f) in pairs)
     names = [m.name for m in graph.modules]
     lat = [latency_cycles(graph, dict(zip(names, row.astype(float)))) for row in res.cycles]
     b = get_board(board)

@@ -50,8 +50,14 @@ def logits_network() -> Network:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def csim_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+def csim_cache(tmp_path_factory: pytest.TempPathFactory):
+    old = os.environ.get("EDGEVISION_CACHE")
     os.environ["EDGEVISION_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if old is None:
+        del os.environ["EDGEVISION_CACHE"]
+    else:
+        os.environ["EDGEVISION_CACHE"] = old
 
 
 def _compile(net: Network, tmp_path_factory: pytest.TempPathFactory, par: dict | None = None):
