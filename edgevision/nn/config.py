@@ -55,7 +55,8 @@ class GRUConfig:
 
 @dataclass
 class TrainConfig:
-    """Optimisation settings; ``seq_len``/``stride`` in slices, ``closed_weight`` weights the BCE term."""
+    """Optimisation settings; ``seq_len``/``stride`` in slices, ``closed_weight`` weights the BCE term,
+    ``jitter_px`` is the largest random shift in input-grid pixels (80x60 space), applied with a random flip."""
 
     epochs: int = 30
     batch_size: int = 16

@@ -128,3 +128,18 @@ def test_dense_masked_backbone_equals_sparse():
     x = random_windows(3, h=29, w=41)
     with torch.no_grad():
         torch.testing.assert_close(DenseBackbone(net)(*to_dense(x)), net(x), rtol=1e-4, atol=1e-5)
+
+
+def test_shipped_checkpoint_loads_and_matches_its_config():
+    from pathlib import Path
+
+    from edgevision.nn.checkpoint import load_eye_tracker
+
+    path = Path("models/eye_small.safetensors")
+    assert path.stat().st_size < 2_000_000
+    model, cfg = load_eye_tracker(path)
+    shipped = load_config("models/eye_small.yaml")
+    cfg.name = shipped.name  # trained as variant "eye_small_b" of this file (models/README.md)
+    assert cfg == shipped
+    out = model(random_windows(2 * 3, h=60, w=80), 2, 3)
+    assert out.shape == (2, 3, 3) and torch.isfinite(out).all()
