@@ -182,3 +182,11 @@ def _cached_file(tmp_path_factory, fmt: str) -> bytes:
     if fmt not in _CACHE:
         _CACHE[fmt] = _valid_file(tmp_path_factory, fmt)
     return _CACHE[fmt]
+
+
+def test_evt21_is_refused_cleanly(tmp_path, capfd):
+    path = tmp_path / "v21.raw"
+    path.write_bytes(b"% evt 2.1\n% format EVT21;width=640;height=480\n% end\n" + bytes(64))
+    with pytest.raises(EventFormatError, match="EVT 2.1 is not supported"):
+        read_events(path)
+    assert "panicked" not in capfd.readouterr().err

@@ -107,8 +107,13 @@ def open_camera_file(
     dims = _NO_SIZE if fallback is None else (int(fallback[0]), int(fallback[1]))
     if kind in ("evt", "dat"):
         with foreign_errors(path), open(path, "rb") as fh:
-            if fh.read(1) != b"%":
-                raise EventFormatError(path, f"no '%' header: not a Prophesee {'RAW' if kind == 'evt' else 'DAT'} file")
+            head = fh.read(4096)
+        if not head.startswith(b"%"):
+            raise EventFormatError(path, f"no '%' header: not a Prophesee {'RAW' if kind == 'evt' else 'DAT'} file")
+        lowered = head.lower()
+        if kind == "evt" and (b"evt 2.1" in lowered or b"format evt21" in lowered):
+            # faery 0.7.1 panics on EVT 2.1 (and prints a Rust backtrace); refuse it up front
+            raise EventFormatError(path, "EVT 2.1 is not supported; convert it to EVT 3.0 with Metavision's tools")
     aedat, dat, evt = _faery()
     with foreign_errors(path):
         if kind == "evt":
