@@ -72,7 +72,9 @@ def _call(m: Module) -> str:
     lo, hi = m.bounds()
     rq = f"{int(a['shift'])}, {lo}, {hi}"
     if m.kind in ("conv3x3_subm", "dwconv3x3_subm"):
-        return f"ev::subm3x3<{m.index}, {h}, {w}, {m.cin}, {m.cout}, {n}_PI, {n}_PO>({i[0]}, {o[0]}, {n}_w, {n}_b, {n}_m, {rq});"
+        lanes = f"{n}_PI" if m.kind == "conv3x3_subm" else f"{n}_PO"
+        return (f"ev::subm3x3<{m.index}, {h}, {w}, {m.cin}, {m.cout}, {n}_PI, {n}_PO, {lanes}>({i[0]}, {o[0]}, {n}_w, "
+                f"{n}_b, {n}_m, {rq});")
     if m.kind == "conv2x2_s2":
         return f"ev::conv2x2s2<{m.index}, {h}, {w}, {m.cin}, {m.cout}, {n}_PI, {n}_PO>({i[0]}, {o[0]}, {n}_w, {n}_b, {n}_m, {rq});"
     if m.kind == "conv1x1":

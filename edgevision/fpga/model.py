@@ -113,7 +113,8 @@ def module_cycles(m: Module, c: Counts) -> float:
     if k == "output":
         return cdiv(m.cin, 64 // m.elem_bits)
     if k in LINE_BUFFERED:
-        return m.grid[1] + n + 1 + c.nbrs * mac_steps(m) + n * cdiv(m.cout, m.po)
+        store = cdiv(m.cin, m.pi if k == "conv3x3_subm" else m.po)  # line-buffer write of one token
+        return m.grid[1] + 1 + n * store + c.nbrs * mac_steps(m) + n * cdiv(m.cout, m.po)
     if k == "conv2x2_s2":
         return cdiv(m.grid[1], 2) + n + 1 + n * mac_steps(m) + c.n_out * cdiv(m.cout, m.po)
     if k == "conv1x1":

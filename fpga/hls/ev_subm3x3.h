@@ -89,11 +89,13 @@ void subm_emit_row(int q, q8_t f[3][W][CI], short tag[3][W], ap_uint<16> xs[3][W
     }
 }
 
-template <int ID, int H, int W, int CI, int CO, int PI, int PO, class WT>
+// LP = line-buffer lanes: the channels one MAC step reads from a neighbour (PI standard, PO depthwise); storing a
+// token takes ceil(CI/LP) steps (the first overlaps its read).
+template <int ID, int H, int W, int CI, int CO, int PI, int PO, int LP, class WT>
 void subm3x3(hls::stream<token_t<CI> >& in, hls::stream<token_t<CO> >& out, const WT& w, const acc_t bias[CO],
              const acc_t mult[CO], int shift, int lo, int hi) {
     static q8_t f[3][W][CI];
-#pragma HLS ARRAY_PARTITION variable = f cyclic factor = PI dim = 3
+#pragma HLS ARRAY_PARTITION variable = f cyclic factor = LP dim = 3
     static short tag[3][W];
 #pragma HLS ARRAY_PARTITION variable = tag complete dim = 1
     static ap_uint<16> xs[3][W];
@@ -119,7 +121,15 @@ void subm3x3(hls::stream<token_t<CI> >& in, hls::stream<token_t<CO> >& out, cons
             row[s] = r;
             n[s] = 0;
         }
-        for (int c = 0; c < CI; c++) f[s][t.x][c] = t.f[c];
+        for (int cb = 0; cb < cdiv(CI, LP); cb++) {
+#pragma HLS PIPELINE II = 1
+            for (int p = 0; p < LP; p++) {
+#pragma HLS UNROLL
+                const int c = cb * LP + p;
+                if (c < CI) f[s][t.x][c] = t.f[c];
+            }
+        }
+        EV_COUNT(ID, cdiv(CI, LP) - 1);
         tag[s][t.x] = r;
         xs[s][n[s]++] = t.x;
         last = r;
