@@ -107,20 +107,32 @@ def structured_to_events(path: str | Path, arr: np.ndarray) -> np.ndarray:
 
 @njit(cache=True, nogil=True)
 def _scan_events(t, x, y, p):  # pragma: no cover - compiled
-    """One pass: first decreasing timestamp and first polarity > 1 (-1 if none), max x, max y."""
+    """One branch-free pass: first decreasing timestamp and first polarity > 1 (-1 if none), max x, max y."""
+    n = t.shape[0]
+    unsorted = False
+    prev = t[0] if n else 0
+    mx = np.uint16(0)
+    my = np.uint16(0)
+    mp = np.uint8(0)
+    for i in range(n):
+        ti = t[i]
+        unsorted |= ti < prev
+        prev = ti
+        mx = max(mx, x[i])
+        my = max(my, y[i])
+        mp = max(mp, p[i])
     bad = -1
+    if unsorted:
+        for i in range(1, n):
+            if t[i] < t[i - 1]:
+                bad = i
+                break
     badp = -1
-    mx = 0
-    my = 0
-    for i in range(t.shape[0]):
-        if i and bad < 0 and t[i] < t[i - 1]:
-            bad = i
-        if x[i] > mx:
-            mx = x[i]
-        if y[i] > my:
-            my = y[i]
-        if p[i] > 1 and badp < 0:
-            badp = i
+    if mp > 1:
+        for i in range(n):
+            if p[i] > 1:
+                badp = i
+                break
     return bad, badp, mx, my
 
 
