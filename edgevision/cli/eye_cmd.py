@@ -32,6 +32,7 @@ def register(cli) -> None:
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--windows", type=int, default=200)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--cache", help="token-slice cache folder (default: none)")
     p.add_argument("--out", help="also write the JSON result to this file")
 
 
@@ -66,7 +67,7 @@ def _bench(args: argparse.Namespace) -> dict[str, Any]:
     from edgevision.atomic import write_text_atomic
     from edgevision.bench.eye import bench_eye
 
-    result = bench_eye(args.checkpoint, args.data, args.split, args.windows, args.repeats)
+    result = bench_eye(args.checkpoint, args.data, args.split, args.windows, args.repeats, args.cache)
     if args.out:
         write_text_atomic(args.out, json.dumps(result, indent=1))
     return result
