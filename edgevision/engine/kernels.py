@@ -44,13 +44,19 @@ def _finish_rows(out, bias, mode, lo, hi, ilo, ihi, mult, shift):
 def _gather_gemm(x, ci, table, toff, taps, n_out, weight, out):
     """``out = im2col(x) @ weight``: the active taps of every output site gathered into an
     [n_out, taps * ci] matrix (zeros for inactive taps), then one BLAS GEMM."""
-    cols = np.zeros((n_out, taps * ci), x.dtype)
+    cols = np.empty((n_out, taps * ci), x.dtype)
     for n in range(n_out):
         dst = cols[n]
         for k in range(taps):
             j = table[toff + n * taps + k]
+            seg = dst[k * ci: (k + 1) * ci]
             if j >= 0:
-                dst[k * ci: (k + 1) * ci] = x[j * ci: (j + 1) * ci]
+                src = x[j * ci: (j + 1) * ci]
+                for i in range(ci):
+                    seg[i] = src[i]
+            else:
+                for i in range(ci):
+                    seg[i] = 0
     np.dot(cols, weight, out)
 
 
