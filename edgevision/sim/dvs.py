@@ -15,7 +15,7 @@ from typing import Iterator
 
 import numpy as np
 
-from edgevision.errors import ConfigError
+from edgevision.errors import ConfigError, EventFormatError
 from edgevision.events.core import EVENT_DTYPE, empty_events
 from edgevision.sim import dvs_kernels
 
@@ -213,8 +213,6 @@ def emulate_video(
     position (``CAP_PROP_POS_MSEC``) when it advances, else from ``fps`` (or the capture's FPS).
     """
     import cv2
-
-    from edgevision.errors import EventFormatError
 
     cap = cv2.VideoCapture(source)
     if not cap.isOpened():

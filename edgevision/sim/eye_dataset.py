@@ -13,13 +13,12 @@ from typing import Iterator
 
 import numpy as np
 
+from edgevision.datasets.layouts import LABEL_PERIOD_US
 from edgevision.events.core import EVENT_DTYPE
 from edgevision.sim.dvs import DVSEmulator, DVSParams
 from edgevision.sim.eye_geometry import EyeCamera, EyeState, EyeSubject, sample_subject
 from edgevision.sim.eye_motion import EyeMotion, MotionParams, generate_motion
 from edgevision.sim.eye_render import EyeRenderer
-
-LABEL_PERIOD_US = 10_000
 
 
 @dataclass(frozen=True)
