@@ -105,7 +105,9 @@ def verify_manifest(root: str | Path) -> int:
     return len(files)
 
 
-def write_tonic_recording(save_to: str | Path, name: str, events: np.ndarray, labels: np.ndarray) -> dict[str, str]:
+def write_tonic_recording(
+    save_to: str | Path, name: str, events: np.ndarray, labels: np.ndarray, compression: str | None = None
+) -> dict[str, str]:
     """Write one recording in tonic's ThreeET layout, downscaled from 640x480 to its 240x180 sensor."""
     sx = layouts.TONIC_SENSOR_SIZE[0] / layouts.SENSOR_SIZE[0]
     sy = layouts.TONIC_SENSOR_SIZE[1] / layouts.SENSOR_SIZE[1]
@@ -122,7 +124,7 @@ def write_tonic_recording(save_to: str | Path, name: str, events: np.ndarray, la
     scaled[:, 0] *= sx
     scaled[:, 1] *= sy
     ev_path, lab_path = layouts.tonic_events_path(save_to, name), layouts.tonic_label_path(save_to, name)
-    _write_h5(ev_path, rows, None)
+    _write_h5(ev_path, rows, compression)
     _write_text(lab_path, layouts.format_tonic_labels(scaled))
     base = Path(save_to)
     return {str(p.relative_to(base)): sha256_file(p) for p in (ev_path, lab_path)}

@@ -47,7 +47,9 @@ def _job(args: tuple[str, str, int, int, float, int, bool, str | None]) -> dict[
     rec = simulate_recording(sid, session, seconds, seed)
     files = writer.write_recording(out, split, rec.name, rec.events, rec.labels, compression=compression)
     if tonic and split in layouts.TONIC_SPLITS:
-        tonic_files = writer.write_tonic_recording(Path(out) / TONIC_SUBDIR, rec.name, rec.events, rec.labels)
+        tonic_files = writer.write_tonic_recording(
+            Path(out) / TONIC_SUBDIR, rec.name, rec.events, rec.labels, compression=compression
+        )
         files.update({f"{TONIC_SUBDIR}/{k}": v for k, v in tonic_files.items()})
     return {
         "name": rec.name,
@@ -114,7 +116,7 @@ def generate_dataset(
         "subjects": len({r["subject"] for r in results}),
         "splits": {s: len(v) for s, v in names.items()},
         "events": total_events,
-        "seconds": total_s,
+        "seconds": round(total_s, 6),
         "event_rate_hz": total_events / total_s if total_s else 0.0,
         "event_rate_per_recording_hz": {r["name"]: r["events"] / r["seconds"] for r in results},
         "on_fraction": float(np.mean([r["on_fraction"] for r in results])),
