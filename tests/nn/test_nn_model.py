@@ -1,5 +1,7 @@
 """Backbone construction from YAML, node semantics, the eye tracker's shapes and step-wise equivalence."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -10,6 +12,8 @@ from edgevision.nn.config import config_from_dict, load_config
 from edgevision.nn.eye_model import EyeTracker
 from edgevision.nn.layers import AddNode, ConvNode, PoolNode
 from edgevision.nn.tensor import SparseTensor
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
 
 SMALL = {
     "input": {"time_bins": 2},
@@ -91,7 +95,7 @@ def test_eye_tracker_shapes_and_head_step_matches_sequence():
 
 
 def test_shipped_config_builds():
-    cfg = load_config("models/eye_small.yaml")
+    cfg = load_config(MODELS / "eye_small.yaml")
     model = EyeTracker(cfg)
     assert cfg.input.grid(cfg.sensor_size) == (60, 80)
     assert model.backbone.in_channels == cfg.input.channels
@@ -131,14 +135,12 @@ def test_dense_masked_backbone_equals_sparse():
 
 
 def test_shipped_checkpoint_loads_and_matches_its_config():
-    from pathlib import Path
-
     from edgevision.nn.checkpoint import load_eye_tracker
 
-    path = Path("models/eye_small.safetensors")
+    path = MODELS / "eye_small.safetensors"
     assert path.stat().st_size < 2_000_000
     model, cfg = load_eye_tracker(path)
-    shipped = load_config("models/eye_small.yaml")
+    shipped = load_config(MODELS / "eye_small.yaml")
     cfg.name = shipped.name  # trained as variant "eye_small_b" of this file (models/README.md)
     assert cfg == shipped
     out = model(random_windows(2 * 3, h=60, w=80), 2, 3)
