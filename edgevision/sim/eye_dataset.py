@@ -73,6 +73,7 @@ class EyeScene:
         self.renderer = EyeRenderer(self.camera)
         self.dvs = DVSEmulator(subject_dvs_params(subject, dvs_seed))
         self.last_frame: np.ndarray | None = None
+        self.gaze: tuple[float, float] | None = None  # where a live stream left the eye (yaw, pitch)
 
     def state(self, m: EyeMotion) -> EyeState:
         return self.camera.state(m.yaw, m.pitch, m.pupil_scale, m.lid_open)
@@ -134,12 +135,11 @@ def stream_scene(
     """Yield ``(events, label_row)`` per 10 ms slot, rendering live in blocks of ``block_s`` of motion."""
     left = None if seconds is None else int(round(seconds * 1e6 / LABEL_PERIOD_US))
     block = int(round(block_s * 1e6 / LABEL_PERIOD_US))
-    t_offset = scene.dvs.t_us or 0  # continue the sensor's clock when streamed again
-    start = None
+    t_offset = scene.dvs.t_us or 0  # continue the sensor's clock (and the gaze) when streamed again
     while left is None or left > 0:
         n_slots = block if left is None else min(block, left)
-        m = generate_motion(n_slots * LABEL_PERIOD_US * 1e-6, rng, start=start)
-        start = (float(m.yaw[-1]), float(m.pitch[-1]))
+        m = generate_motion(n_slots * LABEL_PERIOD_US * 1e-6, rng, start=scene.gaze)
+        scene.gaze = (float(m.yaw[-1]), float(m.pitch[-1]))
         st = scene.state(m)
         sched = render_schedule(st, m.grid_us, rate)
         per_slot = LABEL_PERIOD_US // m.grid_us

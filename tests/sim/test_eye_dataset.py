@@ -78,3 +78,15 @@ def test_events_fall_on_image_edges():
     # edges (pupil, iris, lids, lashes, glints) cover a small part of the sensor but collect most events
     assert total > 0 and np.mean(edge_area) < 0.2
     assert on_edge / total > 0.6
+
+
+def test_stream_continues_clock_and_gaze_across_calls():
+    scene = EyeScene(sample_subject(4), 4)
+    rng = np.random.default_rng(1)
+    first = list(stream_scene(scene, 0.1, rng))
+    second = list(stream_scene(scene, 0.1, rng))
+    for ev, _ in second:
+        if ev.shape[0]:
+            assert ev["t"][0] >= 100_000
+    jump = np.hypot(*(second[0][1][:2] - first[-1][1][:2]))
+    assert jump < 20.0  # pixels in 10 ms: no teleport between calls
