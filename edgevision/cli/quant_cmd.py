@@ -13,7 +13,7 @@ def _quantize(args: argparse.Namespace) -> dict[str, Any]:
         args.checkpoint, args.data, args.out,
         calibrate_windows=args.calibrate, method=args.method, qat_epochs=args.qat, qat_steps=args.qat_steps,
         gru_bits=args.gru_bits, mixed_precision=args.mixed_precision, budget_kb=args.budget_kb,
-        cache_dir=args.cache, seed=args.seed,
+        cache_dir=args.cache, eval_split=args.eval_split, seed=args.seed,
     )
     if not args.json:  # the readable summary; the full report is in QDIR/quant_report.json
         keep = [k for k in report if not isinstance(report[k], (dict, list))]
@@ -41,6 +41,7 @@ def register(cli) -> None:
     p.add_argument("--gru-bits", type=int, choices=(16, 8), default=None, help="also report a fake-quantized GRU/head at this width")
     p.add_argument("--mixed-precision", action="store_true", help="search per-layer weight bits (8/6/4) under --budget-kb")
     p.add_argument("--budget-kb", type=float, default=None, help="conv weight budget in KiB (default 75%% of int8)")
+    p.add_argument("--eval-split", choices=("val", "test"), default="val", help="split the accuracy report uses (default val)")
     p.add_argument("--cache", default=None, help="token-slice cache folder (default QDIR/cache)")
     p.add_argument("--seed", type=int, default=0)
 

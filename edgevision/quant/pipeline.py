@@ -83,9 +83,15 @@ def quantize_eye(
     mixed_precision: bool = False,
     budget_kb: float | None = None,
     cache_dir: str | Path | None = None,
+    eval_split: str = "val",
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Quantize a trained eye tracker, write the IR + ``quant_report.json`` into ``out``; returns the report."""
+    """Quantize a trained eye tracker, write the IR + ``quant_report.json`` into ``out``; returns the report.
+
+    Calibration windows come from the train split; accuracy is measured on ``eval_split`` (``val``: the
+    training run's validation recordings, ``test``: the held-out test split, which needs real labels).
+    """
+    from edgevision.nn.eye_data import load_split
     from edgevision.nn.train import _split_train_val
 
     torch.manual_seed(seed)
@@ -93,12 +99,16 @@ def quantize_eye(
     model, cfg = load_eye_tracker(checkpoint)
     cache = Path(cache_dir) if cache_dir else out / "cache"
     train, val = _split_train_val(Path(data), cfg, cache)
+    if eval_split == "test":
+        val = load_split(Path(data), "test", cfg, cache)
+    elif eval_split != "val":
+        raise ValueError(f"eval_split must be 'val' or 'test', got {eval_split!r}")
     float_m = _metrics(model, val, cfg)
 
     qm = QuantEyeTracker(model, cfg)
     calib = sample_windows(train, calibrate_windows, seed)
     ranges = calibrate(qm.backbone, calib, method)
-    report: dict[str, Any] = {"checkpoint": str(checkpoint), "data": str(data), "val_recordings": len(val),
+    report: dict[str, Any] = {"checkpoint": str(checkpoint), "data": str(data), "eval_split": eval_split, "eval_recordings": len(val),
                               "calibration": {"windows": sum(x.batch_size for x in calib), "method": method}}
     int_m = _metrics(qm, val, cfg)
     report["calibrated"] = int_m
