@@ -195,7 +195,7 @@ def train_eye(
         plot_run(out, history, val, preds, cfg)
     return {
         "run": str(out),
-        "best_checkpoint": str(out / "best.safetensors"),
+        "best_checkpoint": str(out / "best.safetensors") if best else None,
         "epochs": len(history),
         "best_epoch": best["epoch"] if best else None,
         "val": {k: best[f"val_{k}"] for k in ("p1", "p3", "p5", "p10", "mean_distance")} if best else {},
