@@ -15,11 +15,23 @@ from .conftest import EYE_SHAPE, as_sparse, batch, edge_windows
 TOL = dict(rtol=1e-4, atol=1e-4)
 
 
-def spconv_ref(bb, coords, feats, shape):
+def assert_matches_references(out, bb, coords, feats, shape, msg=""):
+    """``out`` equals the plain-PyTorch ops and spconv (eval-mode BatchNorm) within float tolerance.
+
+    spconv 2.3.8's CPU path is occasionally wrong on large windows (seen: 0.11 off on an all-active 60x80 window
+    in about one run in five of this folder, while the engine and the plain-PyTorch ops agreed to 3e-5); a
+    mismatching spconv result is recomputed once before it counts as a failure.
+    """
+    x = as_sparse(coords, feats, shape)
     with torch.no_grad():
-        if len(coords) == 0:  # spconv rejects empty tensors; the plain-PyTorch ops define the empty result
-            return bb(as_sparse(coords, feats, shape), impl="torch")[0].numpy()
-        return bb(as_sparse(coords, feats, shape), impl="spconv")[0].numpy()
+        np.testing.assert_allclose(out, bb(x, impl="torch")[0].numpy(), err_msg=msg, **TOL)
+        if len(coords) == 0:  # spconv rejects empty tensors
+            return
+        for attempt in range(2):
+            ref = bb(x, impl="spconv")[0].numpy()
+            if np.allclose(out, ref, **TOL) or attempt == 1:
+                np.testing.assert_allclose(out, ref, err_msg=msg, **TOL)
+                return
 
 
 @pytest.fixture(scope="module")
@@ -35,19 +47,19 @@ def test_random_windows_match_spconv(eye_bb, eye_engine, density):
         feats = feats.astype(np.float32)
         out = eye_engine.run(coords, feats)
         assert out.dtype == np.float32 and out.shape == (eye_bb.feature_dim,)
-        np.testing.assert_allclose(out, spconv_ref(eye_bb, coords, feats, EYE_SHAPE), **TOL)
+        assert_matches_references(out, eye_bb, coords, feats, EYE_SHAPE)
 
 
 def test_edge_windows_match_spconv(eye_bb, eye_engine):
     for name, (coords, feats) in edge_windows(EYE_SHAPE, 4, np.random.default_rng(2)).items():
         f = feats.astype(np.float32)
-        np.testing.assert_allclose(eye_engine.run(coords, f), spconv_ref(eye_bb, coords, f, EYE_SHAPE), err_msg=name, **TOL)
+        assert_matches_references(eye_engine.run(coords, f), eye_bb, coords, f, EYE_SHAPE, name)
 
 
 def test_real_windows_match_spconv(eye_bb, eye_engine, real_windows):
     assert real_windows
     for coords, feats in real_windows:
-        np.testing.assert_allclose(eye_engine.run(coords, feats), spconv_ref(eye_bb, coords, feats, EYE_SHAPE), **TOL)
+        assert_matches_references(eye_engine.run(coords, feats), eye_bb, coords, feats, EYE_SHAPE)
 
 
 def test_classifier_backbone_matches_spconv():
@@ -57,7 +69,7 @@ def test_classifier_backbone_matches_spconv():
     for d in (0.02, 0.2):
         coords, feats = random_tokens(rng, *shape, bb.in_channels, d)
         f = feats.astype(np.float32)
-        np.testing.assert_allclose(engine.run(coords, f), spconv_ref(bb, coords, f, shape), **TOL)
+        assert_matches_references(engine.run(coords, f), bb, coords, f, shape)
 
 
 def test_batchnorm_is_folded_not_ignored(eye_bb):
