@@ -130,7 +130,8 @@ class SyntheticEyeCamera:
 
     Events are EVENT_DTYPE (640x480), label rows float32 (x, y, closed) at the end of each slot, as in the
     generated datasets. Frames are rendered on the fly at a lower adaptive rate than the dataset generator
-    (a frame per 2.5 px of motion, at least every 10 ms) so that it runs faster than real time on one core.
+    (a frame per 4 px of motion instead of 1.5 px, at least every 10 ms) so that it runs faster than real
+    time on one core; event timestamps are still interpolated between frames.
     """
 
     sensor_size = (SENSOR_SIZE[0], SENSOR_SIZE[1], 2)

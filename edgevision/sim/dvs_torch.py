@@ -90,14 +90,17 @@ class TorchDVSEmulator(DVSEmulator):
         valid = j[None] <= count[:, None]
         gy, gx = ay + y0, ax + x0
         last = T["last"][gy, gx]
-        emit = torch.zeros_like(valid)
-        for c in range(j.shape[0]):  # crossing index (a handful), vectorized over pixels: refractory is sequential
-            e = valid[:, c] & (t[:, c] - last >= p.refractory_us)
-            emit[:, c] = e
-            last = torch.where(e, t[:, c], last)
+        if p.refractory_us <= 0:
+            emit = valid
+            last = torch.where(valid, t, torch.full_like(t, -(1 << 60))).amax(dim=1).maximum(last)
+        else:
+            emit = torch.zeros_like(valid)
+            for c in range(j.shape[0]):  # crossing index (a handful), vectorized over pixels: refractory is sequential
+                e = valid[:, c] & (t[:, c] - last >= p.refractory_us)
+                emit[:, c] = e
+                last = torch.where(e, t[:, c], last)
         T["last"][gy, gx] = last
         ref[ay, ax] = (r + (sign * count).double() * thr).to(torch.float32)
         rows, cols = torch.nonzero(emit, as_tuple=True)
-        flat = (gy * p.width + gx)[rows]
-        pol = (kk[rows] > 0).to(torch.uint8)
-        return flat.cpu().numpy(), t[rows, cols].cpu().numpy(), pol.cpu().numpy()
+        out = torch.stack([(gy * p.width + gx)[rows], t[rows, cols], (kk[rows] > 0).to(torch.int64)]).cpu().numpy()
+        return out[0], out[1], out[2].astype(np.uint8)  # one device-to-host copy

@@ -30,7 +30,7 @@ class RenderRate:
 
 
 DATASET_RATE = RenderRate(1.5, 10_000)
-LIVE_RATE = RenderRate(2.5, 10_000)
+LIVE_RATE = RenderRate(4.0, 10_000)
 
 
 def subject_dvs_params(subject: EyeSubject, seed: int) -> DVSParams:

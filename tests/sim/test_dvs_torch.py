@@ -39,3 +39,13 @@ def test_torch_backend_matches_the_compiled_backend(region):
     key = lambda e: np.sort(e["t"] * 10_000_000 + e["y"].astype(np.int64) * 10_000 + e["x"] * 2 + e["p"])  # noqa: E731
     same = np.intersect1d(key(ea), key(eb)).shape[0]
     assert same >= 0.99 * ea.shape[0]
+
+
+def test_torch_backend_without_refractory_matches():
+    p = DVSParams(width=32, height=24, seed=4, refractory_us=0)
+    a, b = DVSEmulator(p), TorchDVSEmulator(p, device="cpu")
+    rng = np.random.default_rng(3)
+    frames = [rng.integers(0, 255, (24, 32)).astype(np.uint8) for _ in range(4)]
+    ea = np.concatenate([a.step(f, i * 1000) for i, f in enumerate(frames)])
+    eb = np.concatenate([b.step(f, i * 1000) for i, f in enumerate(frames)])
+    assert ea.shape[0] > 500 and abs(ea.shape[0] - eb.shape[0]) <= 0.002 * ea.shape[0]
