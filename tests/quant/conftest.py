@@ -1,5 +1,7 @@
 """Test material: real synthetic near-eye windows (edgevision.sim) and a tiny 3ET+-layout dataset + checkpoint."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -15,7 +17,7 @@ from edgevision.sim.eye_dataset import simulate_recording
 
 @pytest.fixture(scope="session")
 def eye_cfg():
-    doc = yaml.safe_load(open("models/eye_small.yaml"))
+    doc = yaml.safe_load((Path(__file__).resolve().parents[2] / "models" / "eye_small.yaml").read_text())
     doc["train"].update(seq_len=10, stride=5, batch_size=2)
     return config_from_dict(doc, "eye_small_test")
 
