@@ -57,11 +57,14 @@ def subm_conv3x3(feats: torch.Tensor, nbr: torch.Tensor, weight: torch.Tensor) -
 def dw_conv3x3(feats: torch.Tensor, nbr: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """Depthwise submanifold 3x3 convolution, weight [C, 3, 3].
 
-    Accumulates tap by tap (nine [N, C] gathers) instead of materializing [N, 9, C]: ~3x faster on CPU."""
+    For training it accumulates tap by tap (nine [N, C] gathers) instead of materializing [N, 9, C] (~3x faster
+    forward + backward on CPU); without autograd one [N, 9, C] gather has fewer ops (per-window inference)."""
     n, c = feats.shape
+    wk = weight.reshape(c, 9).t()
+    if not (torch.is_grad_enabled() and (feats.requires_grad or weight.requires_grad)):
+        return (_gather_neighbors(feats, nbr) * wk).sum(dim=1)  # inference: fewest ops
     padded = torch.cat([feats, feats.new_zeros(1, c)], dim=0)
     idx = torch.where(nbr < 0, torch.full_like(nbr, n), nbr)
-    wk = weight.reshape(c, 9).t()
     out = feats * wk[4]  # the centre tap is the site itself
     for k in (0, 1, 2, 3, 5, 6, 7, 8):
         out = out + padded.index_select(0, idx[:, k]) * wk[k]
