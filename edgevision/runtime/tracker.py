@@ -20,7 +20,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from edgevision.events.tokens import histogram_tokens
+from edgevision.events.representations import window_tokens as _batch_tokens
+from edgevision.events.tokens import Tokens
+from edgevision.events.windows import WindowIndex
 from edgevision.runtime.backends import Backend
 from edgevision.runtime.sources import Source, TrackWindow
 
@@ -53,6 +55,13 @@ class Prediction:
         if self.label is not None:
             row["label"] = [float(v) for v in self.label]
         return row
+
+
+def window_tokens(w: TrackWindow, sensor: tuple[int, int], factor: int, time_bins: int) -> Tokens:
+    """The window's tokens (equal to ``histogram_tokens`` over ``[t_start, t_end)``, by the fused numba kernel)."""
+    one = lambda v: np.array([v], np.int64)  # noqa: E731
+    index = WindowIndex(one(w.t_start), one(w.t_end), one(0), one(w.events.shape[0]))
+    return _batch_tokens(w.events, sensor, index, factor=factor, time_bins=time_bins).window(0)
 
 
 class WindowQueue:
@@ -116,7 +125,7 @@ class TrackerLoop:
         """Process one window with GRU state ``h``; returns the prediction and the new state."""
         c = self.cfg.input
         cpu0 = time.thread_time()
-        tokens = histogram_tokens(w.events, sensor, factor=c.downsample, time_bins=c.time_bins, t_start=w.t_start, t_end=w.t_end)
+        tokens = window_tokens(w, sensor, c.downsample, c.time_bins)
         inf = self.backend.infer(tokens)
         o, h = self.head.step(inf.features, h)
         ready = w.ready

@@ -115,3 +115,14 @@ def test_numpy_gru_head_matches_torch_head_step(tiny):
             o_t, h_t = model.head_step(torch.from_numpy(x)[None], h_t)
         np.testing.assert_allclose(o_np, o_t[0].numpy(), atol=1e-5)
         np.testing.assert_allclose(h_np, h_t[0, 0].numpy(), atol=1e-5)
+
+
+def test_window_tokens_equal_histogram_tokens(blob_windows):
+    from edgevision.runtime.tracker import window_tokens
+
+    for w in blob_windows(3) + [blob_windows(1, events=0)[0]]:
+        a = window_tokens(w, SENSOR, 8, 2)
+        b = histogram_tokens(w.events, SENSOR, factor=8, time_bins=2, t_start=w.t_start, t_end=w.t_end)
+        np.testing.assert_array_equal(a.coords, b.coords)
+        np.testing.assert_array_equal(a.feats, b.feats)
+        assert tuple(a.shape) == tuple(b.shape)
