@@ -39,7 +39,8 @@ def register(cli) -> None:
     p.add_argument("--bitstream", help="X.bit with X.hwh beside it")
     p.add_argument("--model", default="models/eye_small_int8", help="the IR directory the bitstream was built from")
 
-    p = cli.command("track", _track, "track the pupil in an event stream in real time")
+    p = cli.command("track", _track, "track the pupil in an event stream in real time (under overload a live source "
+                    "drops the oldest waiting 10 ms window, counted as 'dropped'; --fast replays lossless)")
     p.add_argument("--source", default="synthetic", help="synthetic | file:PATH | camera:N | video:PATH | dv")
     p.add_argument("--backend", default="torch", help="torch | int | csim | engine | pynq")
     p.add_argument("--checkpoint", default=None, help="eye-tracker checkpoint (default models/eye_small.safetensors)")
