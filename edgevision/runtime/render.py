@@ -172,10 +172,9 @@ def _codec_works(directory: Path, ext: str, fourcc: str) -> bool:
 
 
 def _abort(ctx: Any) -> None:
-    try:
-        ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
-    except RuntimeError:
-        pass
+    """Leave an ``atomic_path`` context as if an error happened: the temporary file is removed."""
+    err = RuntimeError("output aborted")
+    ctx.__exit__(type(err), err, None)  # returns False (does not swallow), raises nothing itself
 
 
 def decoded_frames(path: str | Path) -> int:
