@@ -111,18 +111,20 @@ class FileSource(ReplaySource):
 
         path = Path(path)
         events, sensor = read_events(path)
-        label_path = Path(labels) if labels is not None else path.parent / "label.txt"
+        from edgevision.datasets.layouts import LABEL_FILE, parse_labels
+
+        label_path = Path(labels) if labels is not None else path.parent / LABEL_FILE
         label_rows = None
         if labels is not None or label_path.is_file():
-            from edgevision.datasets.layouts import parse_labels
-
             if not label_path.is_file():
                 raise ConfigError(f"{label_path}: label file not found")
             label_rows = parse_labels(label_path.read_text(), label_path)
         if events.shape[0] == 0:
             raise ConfigError(f"{path}: no events to replay")
         t0 = int(events["t"][0])
-        t_end = int(events["t"][-1]) + 1 if seconds is None else t0 + int(seconds * 1e6)
+        t_end = int(events["t"][-1]) + 1
+        if seconds is not None:
+            t_end = min(t_end, t0 + int(seconds * 1e6))
         idx = time_windows(events, WINDOW_US, t_start=t0, t_end=t_end)
         wins = [
             TrackWindow(k, int(idx.t_start[k]), int(idx.t_start[k]) + WINDOW_US, events[idx.start[k] : idx.stop[k]],
