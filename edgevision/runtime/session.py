@@ -203,4 +203,5 @@ def demo(out: str = "runs/demo", seconds: float = 10.0, backend: str = "csim") -
         summary["fallback"] = f"csim unavailable, ran int: {fallback}"
     summary["setup_s"] = setup_s
     summary["total_s"] = time.perf_counter() - t0
+    write_text_atomic(Path(out) / "summary.json", json.dumps(summary, indent=1))
     return summary
