@@ -42,9 +42,9 @@ def register(cli) -> None:
     p = cli.command("track", _track, "track the pupil in an event stream in real time (under overload a live source "
                     "drops the oldest waiting 10 ms window, counted as 'dropped'; --fast replays lossless)")
     p.add_argument("--source", default="synthetic", help="synthetic | file:PATH | camera:N | video:PATH | dv")
-    p.add_argument("--backend", default="torch", help="torch | int | csim | engine | pynq")
+    p.add_argument("--backend", default="torch", help="torch | torch-int | int | csim | engine | pynq")
     p.add_argument("--checkpoint", default=None, help="eye-tracker checkpoint (default models/eye_small.safetensors)")
-    p.add_argument("--model", default=None, help="quantized IR directory for int/csim/engine/pynq (default models/eye_small_int8)")
+    p.add_argument("--model", default=None, help="quantized IR directory for torch-int/int/csim/engine/pynq (default models/eye_small_int8)")
     p.add_argument("--bitstream", default=None, help="bitstream for --backend pynq")
     p.add_argument("--headless", action="store_true", help="no window: write video, predictions.jsonl and summary.json to --out")
     p.add_argument("--out", default=None, help="output directory")

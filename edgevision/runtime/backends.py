@@ -3,6 +3,7 @@
 Backends (``BACKENDS``: name -> factory, extend with :func:`register_backend`):
 
 * ``torch``: the float backbone of an :class:`~edgevision.nn.eye_model.EyeTracker` (CPU).
+* ``torch-int``: the quantized network (IR) in PyTorch (:mod:`edgevision.quant.torch_int`), bit-exact with ``int``.
 * ``int``: the NumPy integer reference on the IR (:mod:`edgevision.quant.reference`).
 * ``csim``: the simulated overlay (:mod:`edgevision.runtime.sim_overlay`) through the real driver code path,
   computing with the C-simulated accelerator when :mod:`edgevision.fpga` provides one, else the reference.
@@ -109,6 +110,29 @@ class IntBackend(_IRBackend):
         return run_network(self.net, coords, q), None
 
 
+class TorchIntBackend(_IRBackend):
+    """The IR's integer arithmetic in PyTorch (int64 tensors; CPU or a torch device)."""
+
+    name = "torch-int"
+
+    def __init__(self, net: Any, input_clip: float, device: str = "cpu") -> None:
+        from edgevision.quant.torch_int import TorchIntNetwork
+
+        super().__init__(net, input_clip)
+        self.runner = TorchIntNetwork(net, device)
+
+    def _vector(self, coords: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, int | None]:
+        import torch
+
+        from edgevision.nn.tensor import SparseTensor
+
+        full = np.column_stack([np.zeros(len(coords), np.int32), coords.astype(np.int32)])
+        x = SparseTensor(torch.from_numpy(q.astype(np.int64)), torch.from_numpy(full), (self.net.input.height, self.net.input.width), 1)
+        with torch.inference_mode():
+            out = self.runner(x)[0].cpu().numpy()
+        return out.astype(self.spec.out_dtype), None
+
+
 class EngineBackend(_IRBackend):
     """The IR on the compiled engine (numba on the CPU, or a torch device)."""
 
@@ -182,6 +206,10 @@ def make_csim(net: Any, input_clip: float, timeout_s: float = 1.0, compute: Call
     return DriverBackend("csim", net, input_clip, overlay, overlay.allocate, timeout_s, what)
 
 
+def make_torch_int(net: Any, input_clip: float, device: str = "cpu", **_: Any) -> Backend:
+    return TorchIntBackend(net, input_clip, device)
+
+
 def make_engine(net: Any, input_clip: float, device: str = "cpu", **_: Any) -> Backend:
     return EngineBackend(net, input_clip, device)
 
@@ -206,9 +234,10 @@ def _out_dtype(net: Any) -> type:
 
 
 BACKENDS: dict[str, Callable[..., Backend]] = {
-    "torch": make_torch, "int": make_int, "csim": make_csim, "pynq": make_pynq, "engine": make_engine,
+    "torch": make_torch, "torch-int": make_torch_int, "int": make_int, "csim": make_csim, "pynq": make_pynq,
+    "engine": make_engine,
 }
-NEEDS_IR = {"int", "csim", "pynq", "engine"}
+NEEDS_IR = {"int", "torch-int", "csim", "pynq", "engine"}
 
 
 def register_backend(name: str, factory: Callable[..., Backend], needs_ir: bool = False) -> None:

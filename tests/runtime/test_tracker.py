@@ -73,7 +73,7 @@ def test_integer_backends_agree_and_csim_reports_cycles(tiny, blob_windows):
     model, cfg, net = tiny
     wins = blob_windows(5)
     outs = {}
-    for name in ("int", "csim", "engine"):
+    for name in ("int", "csim", "engine", "torch-int"):
         # csim here: the driver + simulated overlay path, computing with the reference (C-sim: test_driver)
         be = make_backend(name, model=model, net=net, input_clip=15.0, compute=reference_words(net))
         loop = TrackerLoop(be, model, cfg)
@@ -83,6 +83,7 @@ def test_integer_backends_agree_and_csim_reports_cycles(tiny, blob_windows):
             assert all(p.cycles is not None for p in loop.predictions)
     np.testing.assert_array_equal(outs["int"], outs["csim"])
     np.testing.assert_array_equal(outs["int"], outs["engine"])
+    np.testing.assert_array_equal(outs["int"], outs["torch-int"])
 
 
 def test_registry_and_errors(tiny, blob_windows):
