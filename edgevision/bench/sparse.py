@@ -5,7 +5,8 @@ For each network (``eye``: the eye tracker's backbone from ``models/eye_small.ya
 its downsample 2, a 64x64 grid) it times, window by window and in one process, the same float weights (eval-mode
 BatchNorm) through
 
-* ``latency_ms``: :class:`edgevision.engine.Engine` (numba, one call per window, BatchNorm folded),
+* ``latency_ms``: :class:`edgevision.engine.Engine` (numba, one call per window, BatchNorm folded; its kernels
+  are serial and its BLAS is held to one thread with threadpoolctl),
 * ``torch_ms``: the engine's batched PyTorch path run on one window,
 * ``spconv_ms``: the backbone with spconv 2.3.8 (``impl="spconv"``, index pairs shared per resolution),
 * ``dense_ms``: the masked dense PyTorch execution (:class:`edgevision.nn.dense.DenseBackbone`, conv2d),
@@ -147,11 +148,13 @@ def time_windows(backbone: Any, shape: tuple[int, int], windows: list[Window], r
     from edgevision.nn.dense import DenseBackbone, to_dense
     from edgevision.nn.tensor import SparseTensor
 
-    engine = compile_float(backbone, shape).warmup()
+    from threadpoolctl import threadpool_limits
+
+    engine = compile_float(backbone, shape).warmup()  # loads the BLAS numba calls, so the limit below reaches it
     tpath = TorchEngine(plan_from_backbone(backbone, *shape))
     dense = DenseBackbone(backbone).eval()
     rows: dict[str, list[float]] = {k: [] for k in ("engine", "torch", "spconv", "dense", "sites", "macs", "err", "err_t")}
-    with torch.inference_mode():
+    with torch.inference_mode(), threadpool_limits(1):
         for coords, feats in windows:
             full = np.column_stack([np.zeros(len(coords), np.int32), coords])
             x = SparseTensor(torch.from_numpy(feats), torch.from_numpy(full), shape, 1)
@@ -186,12 +189,10 @@ def run_sparse_benchmark(
     windows: int = 20, repeats: int = 5, eye_data: str | Path | None = None, checkpoint: str | Path | None = None
 ) -> dict[str, Any]:
     """All figures of ``edgevision bench sparse`` (one thread), JSON-ready."""
-    import numba
     import torch
     from tqdm import tqdm
 
-    torch.set_num_threads(1)
-    numba.set_num_threads(1)
+    torch.set_num_threads(1)  # spconv 2.3.8's CPU forward is also wrong with several OpenMP threads (see docs/engine.md)
     rate = gemm_gflops()
     nets = {"eye": eye_backbone(checkpoint), "classifier": classifier_backbone()}
     result: dict[str, Any] = {"threads": 1, "gemm_gflops": rate, "repeats": repeats}
@@ -215,17 +216,19 @@ def run_sparse_benchmark(
     return result
 
 
-def _cuda_ms(fn: Callable[[], Any], repeats: int) -> float:
+def _synced_ms(fn: Callable[[], Any], repeats: int, device: Any) -> float:
+    """Median milliseconds of ``fn`` with the device synchronized around each call (after one warm-up call)."""
     import torch
 
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     fn()
-    torch.cuda.synchronize()
+    sync()
     times = []
     for _ in range(repeats):
-        torch.cuda.synchronize()
+        sync()
         start = time.perf_counter()
         fn()
-        torch.cuda.synchronize()
+        sync()
         times.append(time.perf_counter() - start)
     return statistics.median(times) * 1e3
 
@@ -249,7 +252,8 @@ def run_gpu_benchmark(
     dev = torch.device(device)
     torch.backends.cudnn.benchmark = True
     nets = {"eye": eye_backbone(), "classifier": classifier_backbone()}
-    result: dict[str, Any] = {"device": torch.cuda.get_device_name(dev), "torch": torch.__version__, "batch": batch}
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
+    result: dict[str, Any] = {"device": name, "torch": torch.__version__, "batch": batch}
 
     def measure(bb: Any, shape: tuple[int, int], wins: list[Window]) -> dict[str, Any]:
         tpath = TorchEngine(plan_from_backbone(bb, *shape), dev)
@@ -260,10 +264,10 @@ def run_gpu_benchmark(
         with torch.inference_mode():
             d_single = [to_dense(x) for x in singles]
             d_big = to_dense(big)
-            one = statistics.median(_cuda_ms(lambda: tpath.run(x), repeats) for x in singles[:8])
-            one_d = statistics.median(_cuda_ms(lambda: dense(*g), repeats) for g in d_single[:8])
-            many = _cuda_ms(lambda: tpath.run(big), repeats)
-            many_d = _cuda_ms(lambda: dense(*d_big), repeats)
+            one = statistics.median(_synced_ms(lambda: tpath.run(x), repeats, dev) for x in singles[:8])
+            one_d = statistics.median(_synced_ms(lambda: dense(*g), repeats, dev) for g in d_single[:8])
+            many = _synced_ms(lambda: tpath.run(big), repeats, dev)
+            many_d = _synced_ms(lambda: dense(*d_big), repeats, dev)
             err = float((tpath.run(big) - dense(*d_big)).abs().max())
         bb.to("cpu")
         return {

@@ -71,3 +71,14 @@ def test_cli_bench_sparse(tmp_path, capsys):
         assert set(e["densities"]) == {"0.01", "0.03", "0.10"}
         assert e["max_abs_diff_vs_torch"] < 1e-3, key
     assert res["gemm_gflops"] > 0
+
+
+@pytest.mark.slow
+def test_gpu_benchmark_runs_on_cpu_device():
+    from edgevision.bench.sparse import run_gpu_benchmark
+
+    res = run_gpu_benchmark("cpu", windows=2, batch=2, repeats=1)
+    for key in ("eye", "classifier"):
+        for row in res[key]["densities"].values():
+            assert row["batch1_ms"] > 0 and row["batch2_windows_per_s"] > 0
+            assert row["max_abs_diff_vs_dense"] < 1e-3
