@@ -2,7 +2,7 @@
 """Board app: live eye tracking on a PYNQ board with a USB event camera.
 
 The sparse CNN runs on the FPGA overlay (``edgevision_top`` behind an AXI DMA), the GRU and head on the ARM
-host. Steps: load the overlay and self-test it against the IR (known-answer run), then track the camera
+host. Steps: load the overlay once and self-test it against the IR (known-answer run), then track the camera
 stream until Ctrl-C or ``--seconds``, writing predictions (and optionally an annotated video) to ``--out``.
 
     python3 host/eye_tracker_app.py --bitstream eye_small.bit --checkpoint eye_small.safetensors \
@@ -30,13 +30,20 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from edgevision.errors import EdgevisionError
-    from edgevision.runtime.selftest import flash
-    from edgevision.runtime.session import load_backend, run_tracker
+    from edgevision.ir.schema import load_ir
+    from edgevision.nn.checkpoint import load_eye_tracker
+    from edgevision.runtime.backends import DriverBackend
+    from edgevision.runtime.pynq_driver import open_board_overlay
+    from edgevision.runtime.selftest import known_answer_test
+    from edgevision.runtime.session import resolve, run_tracker
     from edgevision.runtime.sources import open_source
 
     try:
-        print(json.dumps(flash(args.board, args.bitstream, args.model)), file=sys.stderr)
-        backend, model, cfg = load_backend("pynq", args.checkpoint, args.model, bitstream=args.bitstream)
+        overlay, allocate = open_board_overlay(args.bitstream)  # loads the bitstream once
+        model, cfg = load_eye_tracker(resolve(args.checkpoint))
+        net = load_ir(resolve(args.model))
+        backend = DriverBackend("pynq", net, cfg.input.input_clip, overlay, allocate, compute_name=args.board)
+        print(json.dumps({"board": args.board, **known_answer_test(backend.driver, net)}), file=sys.stderr)
         source = open_source(args.source, seconds=args.seconds, realtime=True)
         summary = run_tracker(backend, model, cfg, source, Path(args.out), live=False, video=args.video)
     except EdgevisionError as exc:

@@ -148,3 +148,31 @@ def test_c_simulated_overlay_matches_reference_and_hangs_on_a_bad_stream(tiny):
     with pytest.raises(BackendError, match="timeout"):  # tokens out of raster order: the design stops
         drv.run_words(pack_tokens(coords[::-1].copy(), feats[::-1].copy()), len(coords))
     assert "raster order" in getattr(ov, ACCEL_NAME).error
+
+
+def test_board_app_runs_on_the_simulated_overlay(tmp_path, tiny, monkeypatch, capsys):
+    """host/eye_tracker_app.py end to end with the board replaced by the simulated overlay (same driver path)."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    from edgevision.ir.schema import save_ir
+    from edgevision.nn.checkpoint import save_checkpoint
+    from edgevision.runtime import pynq_driver
+
+    model, cfg, net = tiny
+    save_checkpoint(tmp_path / "eye.safetensors", model, cfg)
+    save_ir(net, tmp_path / "ir")
+    overlay = SimOverlay(reference_words(net), stream_spec(net).out_dtype)
+    monkeypatch.setattr(pynq_driver, "open_board_overlay", lambda bit: (overlay, overlay.allocate))
+    spec = importlib.util.spec_from_file_location("eye_tracker_app", Path(__file__).resolve().parents[2] / "host" / "eye_tracker_app.py")
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    rc = app.main(["--bitstream", "x.bit", "--checkpoint", str(tmp_path / "eye.safetensors"), "--model", str(tmp_path / "ir"),
+                   "--source", "synthetic", "--seconds", "0.2", "--out", str(tmp_path / "run")])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert '"self_test": "pass"' in captured.err
+    summary = json.loads(captured.out)
+    assert summary["backend"] == "pynq" and summary["windows"] + summary["dropped"] == 20
+    assert (tmp_path / "run" / "predictions.jsonl").is_file() and not (tmp_path / "run" / "track.mp4").exists()
