@@ -102,6 +102,9 @@ class Engine:
     def run(self, coords: np.ndarray, feats: np.ndarray) -> np.ndarray:
         """One window -> output vector (float32; int8, or int32 logits for an fc without requantization)."""
         coords = np.ascontiguousarray(coords, np.int32)
+        feats = np.asarray(feats)
+        if self.mode == 1 and feats.dtype != np.int8 and feats.size and (feats.min() < -128 or feats.max() > 127):
+            raise EventValidationError("engine input: an int8 network takes features in [-128, 127]; quantize them first")
         feats = np.ascontiguousarray(feats, self._in_dtype)
         c = self.plan.channels
         if coords.ndim != 2 or coords.shape[1] != 2 or feats.shape != (coords.shape[0], c):

@@ -78,6 +78,8 @@ def test_bad_input_raises_typed_errors():
         engine.run(np.array([[1, 1], [1, 1]], np.int32), feats)
     with pytest.raises(EventValidationError, match="outside"):
         engine.run(np.array([[0, 0], [60, 0]], np.int32), feats)
+    with pytest.raises(EventValidationError, match="quantize"):
+        engine.run(np.array([[0, 0], [0, 1]], np.int32), np.full((2, 4), 200))
     with pytest.raises(EventValidationError, match="feats"):
         engine.run(np.array([[0, 0], [0, 1]], np.int32), np.ones((2, 3), np.int8))
 
