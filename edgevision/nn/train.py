@@ -75,7 +75,7 @@ def evaluate(
     return eye_metrics(pred[:, :2], lab, cfg.sensor_size, names, closed_prob=pred[:, 2]), preds
 
 
-def _split_train_val(root: Path, cfg: EyeConfig, cache: Path) -> tuple[list[RecordingSlices], list[RecordingSlices]]:
+def split_train_val(root: Path, cfg: EyeConfig, cache: Path) -> tuple[list[RecordingSlices], list[RecordingSlices]]:
     train = load_split(root, "train", cfg, cache)
     try:
         val = load_split(root, "val", cfg, cache)
@@ -128,7 +128,7 @@ def train_eye(
         raise CheckpointError(f"{out}: already holds a run ({STATE_FILE}); pass --resume or choose a new --out")
 
     tc = cfg.train
-    train, val = _split_train_val(data, cfg, cache)
+    train, val = split_train_val(data, cfg, cache)
     starts = sequence_starts(train, tc.seq_len, tc.stride)
     steps_per_epoch = max(1, len(starts) // tc.batch_size)
     torch.manual_seed(tc.seed)

@@ -92,13 +92,13 @@ def quantize_eye(
     training run's validation recordings, ``test``: the held-out test split, which needs real labels).
     """
     from edgevision.nn.eye_data import load_split
-    from edgevision.nn.train import _split_train_val
+    from edgevision.nn.train import split_train_val
 
     torch.manual_seed(seed)
     out = Path(out)
     model, cfg = load_eye_tracker(checkpoint)
     cache = Path(cache_dir) if cache_dir else out / "cache"
-    train, val = _split_train_val(Path(data), cfg, cache)
+    train, val = split_train_val(Path(data), cfg, cache)
     if eval_split == "test":
         val = load_split(Path(data), "test", cfg, cache)
     elif eval_split != "val":
