@@ -32,13 +32,22 @@ def _kernel_weight(op: str, w: np.ndarray) -> np.ndarray:
     return w.T  # conv1x1, fc: [Co, Ci] -> [Ci, Co]
 
 
+_TAPS = {"conv3x3_subm": 9, "conv2x2_s2": 4, "conv1x1": 1}
+
+
+def _float32_exact(plan: Plan) -> bool:
+    """True when every GEMM of an int8 plan is exact in float32: each partial sum of ``K`` int8 x int8 products
+    stays below 2**24 in magnitude (``K * 128 * 128 <= 2**24``, i.e. at most 1024 products per output)."""
+    return all(_TAPS[l.op] * l.in_ch * (1 << 14) <= 1 << 24 for l in plan.layers if l.op in _TAPS)
+
+
 class Engine:
     """A network packed for :func:`edgevision.engine.kernels.run_program`; ``run`` is one compiled call."""
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.mode = 0 if plan.mode == "float" else 1
-        dtype = np.float32 if self.mode == 0 else np.float64  # int8 values, exact in float64
+        dtype = np.float32 if self.mode == 0 or _float32_exact(plan) else np.float64
         act_ids = {"input": 0}
         act_level, act_size = [0], [plan.channels]
         out_level = {"input": 0}

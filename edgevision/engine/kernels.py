@@ -6,9 +6,10 @@ submanifold layers of that resolution, the [M, 4] child table of each stride-2 s
 (``scratch``, all -1 on entry and on exit). Then every conv is gather -> one BLAS GEMM -> finish in place
 (bias, then clamp or requantize), depthwise convs and residual adds are vectorized loops over channels.
 
-``mode`` 0 is float32. ``mode`` 1 is the integer network: int8 activations and weights held exactly in
-float64 (every accumulator is an integer far below 2**53, so the float64 GEMM is exact in any summation
-order), requantization in int64 with the IR's rule: bit-exact with :mod:`edgevision.quant.reference`.
+``mode`` 0 is the float network (float32). ``mode`` 1 is the integer network: int8 activations and weights held
+exactly in float32 when every partial sum of a layer's GEMM stays below 2**24 (at most 1024 int8 products per
+output), else in float64 (below 2**53), so the GEMM is exact in any summation order; bias, requantization and
+residual adds run in int64 with the IR's rule: bit-exact with :mod:`edgevision.quant.reference`.
 """
 
 from __future__ import annotations

@@ -94,3 +94,15 @@ def test_fc_overflow_is_reported():
         run_network(net, coords, feats)
     with pytest.raises(IRError, match="overflows int32"):
         compile_ir(net).run(coords, feats)
+
+
+def test_wide_layers_fall_back_to_float64_and_stay_exact():
+    """A 2x2 conv over 272 channels sums 1088 int8 products: past float32's exact range, so float64 is used."""
+    rng = np.random.default_rng(9)
+    narrow = compile_ir(random_network(rng))
+    wide_net = random_network(rng, height=20, width=24, widths=(272, 8), expand=1)
+    wide = compile_ir(wide_net)
+    assert narrow._params.dtype == np.float32 and wide._params.dtype == np.float64
+    for d in (0.1, 1.0):
+        coords, feats = random_tokens(rng, 20, 24, 4, d)
+        np.testing.assert_array_equal(wide.run(coords, feats), run_network(wide_net, coords, feats))
