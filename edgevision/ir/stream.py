@@ -12,7 +12,8 @@ Output (accelerator -> host): the network output vector, int8 packed 8 per word 
 or int32 packed 2 per word (fc logits without requantization), TLAST on the last word.
 
 AXI-Lite control (Vitis HLS ``s_axilite`` layout): CTRL at 0x00 (bit 0 ap_start, 1 ap_done, 2 ap_idle,
-3 ap_ready), GIE 0x04, IER 0x08, ISR 0x0C, ``num_tokens`` (u32, written by the host) at 0x10,
+3 ap_ready), GIE 0x04, IER 0x08, ISR 0x0C, ``num_tokens`` (u32, written by the host: the window's token count, informational for
+debugging; the design itself reads until the end-of-frame word) at 0x10,
 ``cycles`` (u32, written by the accelerator: cycles from start to done) at 0x18.
 """
 
@@ -55,7 +56,7 @@ def unpack_tokens(words: np.ndarray, channels: int) -> tuple[np.ndarray, np.ndar
     body = body.reshape(-1, wpt)
     head = body[:, 0]
     coords = np.stack([(head >> np.uint64(16)) & np.uint64(0xFFFF), head & np.uint64(0xFFFF)], 1).astype(np.int32)
-    feats = np.ascontiguousarray(body[:, 1:]).view(np.int8).reshape(len(body), -1)[:, :channels]
+    feats = np.ascontiguousarray(body[:, 1:]).view(np.int8).reshape(len(body), (wpt - 1) * 8)[:, :channels]
     return coords, feats.copy()
 
 

@@ -38,3 +38,8 @@ def test_random_network_is_valid_and_deterministic():
     b = random_network(np.random.default_rng(1), fc_out=5)
     assert [l.op for l in a.layers][:3] == ["conv3x3_subm", "conv2x2_s2", "conv1x1"]
     np.testing.assert_array_equal(a.layer("fc").tensors["weight"], b.layer("fc").tensors["weight"])
+
+
+def test_empty_window_unpacks_to_no_tokens():
+    coords, feats = unpack_tokens(pack_tokens(np.zeros((0, 2), np.int32), np.zeros((0, 5), np.int8)), 5)
+    assert coords.shape == (0, 2) and feats.shape == (0, 5) and feats.dtype == np.int8
