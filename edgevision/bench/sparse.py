@@ -64,14 +64,17 @@ def _randomize_bn(backbone: Any, seed: int) -> None:
 
 
 def eye_backbone(checkpoint: str | Path | None = None) -> tuple[Any, tuple[int, int], str]:
-    """The eye tracker's backbone (trained weights from ``checkpoint`` when it exists) and its input grid."""
+    """The eye tracker's backbone and its input grid: trained weights from ``checkpoint`` (default: the shipped
+    ``models/eye_small.safetensors`` when present), else ``models/eye_small.yaml`` with random weights."""
     import torch
 
     from edgevision.nn.backbone import SparseBackbone
     from edgevision.nn.config import load_config
 
     root = Path(__file__).resolve().parents[2] / "models"
-    if checkpoint is not None and Path(checkpoint).is_file():
+    if checkpoint is None and (root / "eye_small.safetensors").is_file():
+        checkpoint = root / "eye_small.safetensors"  # the shipped trained model
+    if checkpoint is not None:
         from edgevision.nn.checkpoint import load_eye_tracker
 
         model, cfg = load_eye_tracker(checkpoint)

@@ -1,5 +1,7 @@
 """The float engine (numba CPU and PyTorch paths) equals spconv (BatchNorm in eval mode) within float tolerance."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -88,3 +90,21 @@ def test_torch_path_matches_on_a_batch(eye_bb, real_windows):
     with torch.no_grad():
         ref = eye_bb(batch(wins, EYE_SHAPE), impl="torch")
     np.testing.assert_allclose(out.numpy(), ref.numpy(), **TOL)
+
+
+def test_engine_from_a_saved_checkpoint(tmp_path, eye_bb, real_windows):
+    """The benchmark's checkpoint path: save an eye tracker, reload its backbone, compile, compare."""
+    from edgevision.bench.sparse import eye_backbone
+    from edgevision.nn.checkpoint import save_checkpoint
+    from edgevision.nn.config import load_config
+    from edgevision.nn.eye_model import EyeTracker
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "models" / "eye_small.yaml")
+    model = EyeTracker(cfg)
+    model.backbone.load_state_dict(eye_bb.state_dict())
+    path = save_checkpoint(tmp_path / "eye.safetensors", model, cfg)
+    bb, shape, weights = eye_backbone(path)
+    assert weights == str(path) and shape == EYE_SHAPE
+    engine = compile_float(bb, shape)
+    coords, feats = real_windows[0]
+    assert_matches_references(engine.run(coords, feats), eye_bb, coords, feats, EYE_SHAPE)
