@@ -82,3 +82,12 @@ def test_gpu_benchmark_runs_on_cpu_device():
         for row in res[key]["densities"].values():
             assert row["batch1_ms"] > 0 and row["batch2_windows_per_s"] > 0
             assert row["max_abs_diff_vs_dense"] < 1e-3
+
+
+def test_cli_bench_sparse_without_cuda(capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert main(["bench", "sparse", "--device", "cuda"]) == 2
+    assert "CUDA is not available" in capsys.readouterr().err
