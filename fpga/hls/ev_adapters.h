@@ -67,34 +67,21 @@ V wait_result(hls::stream<V>& in, ap_uint<32>& cycles) {
 #endif
 }
 
-template <int ID, int N>
-void vec_to_axis(hls::stream<vec_t<N> >& in, hls::stream<ev_axis_t>& out, ap_uint<32>& cycles) {
-    const vec_t<N> v = wait_result<ID>(in, cycles);
-    for (int k = 0; k < cdiv(N, 8); k++) {
+// The dense result V (vec_t: int8, 8 per word; lvec_t: int32, 2 per word) as AXI-Stream words, TLAST on the last.
+template <int ID, class V>
+void vec_to_axis(hls::stream<V>& in, hls::stream<ev_axis_t>& out, ap_uint<32>& cycles) {
+    constexpr int N = V::LEN, B = V::BITS, PER = 64 / B;
+    const V v = wait_result<ID>(in, cycles);
+    for (int k = 0; k < cdiv(N, PER); k++) {
 #pragma HLS PIPELINE II = 1
         ap_uint<64> d = 0;
-        for (int b = 0; b < 8; b++) {
+        for (int b = 0; b < PER; b++) {
 #pragma HLS UNROLL
-            if (k * 8 + b < N) d.range(8 * b + 7, 8 * b) = ap_uint<8>(v.v[k * 8 + b].range(7, 0));
+            if (k * PER + b < N) d.range(B * b + B - 1, B * b) = ap_uint<B>(v.v[k * PER + b].range(B - 1, 0));
         }
-        out.write(axis_word(d, k == cdiv(N, 8) - 1));
+        out.write(axis_word(d, k == cdiv(N, PER) - 1));
     }
-    EV_COUNT(ID, cdiv(N, 8));
-}
-
-template <int ID, int N>
-void vec_to_axis(hls::stream<lvec_t<N> >& in, hls::stream<ev_axis_t>& out, ap_uint<32>& cycles) {
-    const lvec_t<N> v = wait_result<ID>(in, cycles);
-    for (int k = 0; k < cdiv(N, 2); k++) {
-#pragma HLS PIPELINE II = 1
-        ap_uint<64> d = 0;
-        for (int b = 0; b < 2; b++) {
-#pragma HLS UNROLL
-            if (k * 2 + b < N) d.range(32 * b + 31, 32 * b) = ap_uint<32>(v.v[k * 2 + b].range(31, 0));
-        }
-        out.write(axis_word(d, k == cdiv(N, 2) - 1));
-    }
-    EV_COUNT(ID, cdiv(N, 2));
+    EV_COUNT(ID, cdiv(N, PER));
 }
 
 }  // namespace ev

@@ -44,11 +44,13 @@ struct token_t {
 
 template <int N>
 struct vec_t {
+    static constexpr int LEN = N, BITS = 8;
     q8_t v[N];
 };
 
 template <int N>
 struct lvec_t {
+    static constexpr int LEN = N, BITS = 32;
     acc_t v[N];
 };
 

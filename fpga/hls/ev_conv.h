@@ -1,67 +1,8 @@
 // Strided 2x2 sparse convolution (downsampling) and pointwise convolution over the sparse token stream.
 #pragma once
-#include "ev_common.h"
+#include "ev_mac.h"
 
 namespace ev {
-
-// Weight of output o, input c: w[o][c] (1x1) or w[o][ky][kx][c] (2x2, tap ky, kx).
-template <int CO, int CI>
-inline q8_t wsel(const q8_t (&w)[CO][CI], int, int, int o, int c) {
-#pragma HLS INLINE
-    return w[o][c];
-}
-template <int CO, int CI>
-inline q8_t wsel(const q8_t (&w)[CO][2][2][CI], int ky, int kx, int o, int c) {
-#pragma HLS INLINE
-    return w[o][ky][kx][c];
-}
-
-// PI x PO MAC lanes over one input token into acc[o]; first = true starts the sums from the bias.
-// Returns the pipelined steps ceil(CI/PI) x ceil(CO/PO).
-template <int CI, int CO, int PI, int PO, class WT>
-int mac_token(acc_t acc[CO], const WT& w, int ky, int kx, const q8_t f[CI], const acc_t bias[CO], bool first) {
-    for (int cb = 0; cb < cdiv(CI, PI); cb++) {
-        for (int ob = 0; ob < cdiv(CO, PO); ob++) {
-#pragma HLS PIPELINE II = 1
-            for (int po = 0; po < PO; po++) {
-#pragma HLS UNROLL
-                const int o = ob * PO + po;
-                if (o >= CO) continue;
-                int sum = 0;
-                for (int pi = 0; pi < PI; pi++) {
-#pragma HLS UNROLL
-                    const int c = cb * PI + pi;
-                    if (c < CI) sum += int(wsel(w, ky, kx, o, c)) * int(f[c]);
-                }
-                acc[o] = (first && cb == 0 ? bias[o] : acc[o]) + sum;
-            }
-        }
-    }
-    return cdiv(CI, PI) * cdiv(CO, PO);
-}
-
-// Requantize CO accumulators into a token, PO lanes per step. Returns the steps.
-template <int CO, int PO>
-int requant_token(token_t<CO>& t, const acc_t acc[CO], const acc_t mult[CO], int shift, int lo, int hi) {
-    for (int ob = 0; ob < cdiv(CO, PO); ob++) {
-#pragma HLS PIPELINE II = 1
-        for (int po = 0; po < PO; po++) {
-#pragma HLS UNROLL
-            const int o = ob * PO + po;
-            if (o < CO) t.f[o] = requant(acc[o], mult[o], shift, lo, hi);
-        }
-    }
-    return cdiv(CO, PO);
-}
-
-template <int CO>
-token_t<CO> end_token() {
-    token_t<CO> e;
-    e.y = 0;
-    e.x = 0;
-    e.end = true;
-    return e;
-}
 
 // Kernel 2, stride 2: input (y, x) adds W[:, y % 2, x % 2, :] @ f into output (y / 2, x / 2). One output row of
 // accumulators is kept; when the input moves past rows 2Y, 2Y + 1 the row is emitted by merging the sorted active
@@ -109,7 +50,7 @@ void conv2x2s2(hls::stream<token_t<CI> >& in, hls::stream<token_t<CO> >& out, co
         const bool first = tag[X] != Y;
         tag[X] = Y;
         if (n[par] == 0 || int(cols[par][n[par] - 1]) != X) cols[par][n[par]++] = X;
-        EV_COUNT(ID, mac_token<CI, CO, PI, PO>(acc[X], w, par, int(t.x) % 2, t.f, bias, first));
+        EV_COUNT(ID, mac_lanes<CI, CO, PI, PO>(acc[X], w, par, int(t.x) % 2, t.f, bias, first));
     }
     out.write(end_token<CO>());
 }
@@ -124,7 +65,7 @@ void conv1x1(hls::stream<token_t<CI> >& in, hls::stream<token_t<CO> >& out, cons
         if (t.end) break;
         acc_t acc[CO];
 #pragma HLS ARRAY_PARTITION variable = acc cyclic factor = PO
-        EV_COUNT(ID, mac_token<CI, CO, PI, PO>(acc, w, 0, 0, t.f, bias, true));
+        EV_COUNT(ID, mac_lanes<CI, CO, PI, PO>(acc, w, 0, 0, t.f, bias, true));
         token_t<CO> o;
         o.y = t.y;
         o.x = t.x;

@@ -1,6 +1,6 @@
 // Grid / global average pooling (sparse -> dense vector) and the fully connected layer.
 #pragma once
-#include "ev_common.h"
+#include "ev_mac.h"
 
 namespace ev {
 
@@ -67,36 +67,12 @@ void pool(hls::stream<token_t<C> >& in, hls::stream<vec_t<GH * GW * C> >& out, c
     out.write(v);
 }
 
-// acc[o] = bias[o] + sum_i w[o][i] * x[i]: ceil(CI/PI) x ceil(CO/PO) steps.
-template <int CI, int CO, int PI, int PO>
-void fc_acc(const vec_t<CI>& x, acc_t acc[CO], const q8_t (&w)[CO][CI], const acc_t bias[CO]) {
-    for (int o = 0; o < CO; o++) acc[o] = bias[o];
-    for (int cb = 0; cb < cdiv(CI, PI); cb++) {
-        for (int ob = 0; ob < cdiv(CO, PO); ob++) {
-#pragma HLS PIPELINE II = 1
-            for (int po = 0; po < PO; po++) {
-#pragma HLS UNROLL
-                const int o = ob * PO + po;
-                if (o >= CO) continue;
-                int sum = 0;
-                for (int pi = 0; pi < PI; pi++) {
-#pragma HLS UNROLL
-                    const int c = cb * PI + pi;
-                    if (c < CI) sum += int(w[o][c]) * int(x.v[c]);
-                }
-                acc[o] += sum;
-            }
-        }
-    }
-}
-
 // Fully connected producing int32 logits (no requantization).
 template <int ID, int CI, int CO, int PI, int PO>
 void fc(hls::stream<vec_t<CI> >& in, hls::stream<lvec_t<CO> >& out, const q8_t (&w)[CO][CI], const acc_t bias[CO]) {
     const vec_t<CI> x = rd(in, "fc");
     lvec_t<CO> y;
-    fc_acc<CI, CO, PI, PO>(x, y.v, w, bias);
-    EV_COUNT(ID, cdiv(CI, PI) * cdiv(CO, PO));
+    EV_COUNT(ID, mac_lanes<CI, CO, PI, PO>(y.v, w, 0, 0, x.v, bias, true));
     out.write(y);
 }
 
@@ -106,10 +82,10 @@ void fc_requant(hls::stream<vec_t<CI> >& in, hls::stream<vec_t<CO> >& out, const
                 const acc_t bias[CO], const acc_t mult[CO], int shift, int lo, int hi) {
     const vec_t<CI> x = rd(in, "fc");
     acc_t acc[CO];
-    fc_acc<CI, CO, PI, PO>(x, acc, w, bias);
+    EV_COUNT(ID, mac_lanes<CI, CO, PI, PO>(acc, w, 0, 0, x.v, bias, true));
     vec_t<CO> y;
     for (int o = 0; o < CO; o++) y.v[o] = requant(acc[o], mult[o], shift, lo, hi);
-    EV_COUNT(ID, cdiv(CI, PI) * cdiv(CO, PO) + cdiv(CO, PO));
+    EV_COUNT(ID, cdiv(CO, PO));
     out.write(y);
 }
 

@@ -6,47 +6,9 @@
 // neighbours and iterates ceil(CI/PI) x ceil(CO/PO) pipelined steps per neighbour (depthwise: ceil(C/PO)),
 // then ceil(CO/PO) steps to requantize and write. Output sites = input sites, raster order.
 #pragma once
-#include "ev_common.h"
+#include "ev_mac.h"
 
 namespace ev {
-
-// Standard 3x3 weights w[o][ky][kx][i] (multiplies the input at (y + ky - 1, x + kx - 1)): one active neighbour
-// costs ceil(CI/PI) * ceil(CO/PO) pipelined steps of PI x PO MACs. Returns the steps.
-template <int PI, int PO, int CO, int CI>
-int mac_neighbour(acc_t acc[CO], const q8_t (&w)[CO][3][3][CI], int ky, int kx, const q8_t nf[CI]) {
-    for (int cb = 0; cb < cdiv(CI, PI); cb++) {
-        for (int ob = 0; ob < cdiv(CO, PO); ob++) {
-#pragma HLS PIPELINE II = 1
-            for (int po = 0; po < PO; po++) {
-#pragma HLS UNROLL
-                const int o = ob * PO + po;
-                if (o >= CO) continue;
-                int sum = 0;
-                for (int pi = 0; pi < PI; pi++) {
-#pragma HLS UNROLL
-                    const int c = cb * PI + pi;
-                    if (c < CI) sum += int(w[o][ky][kx][c]) * int(nf[c]);
-                }
-                acc[o] += sum;
-            }
-        }
-    }
-    return cdiv(CI, PI) * cdiv(CO, PO);
-}
-
-// Depthwise 3x3 weights w[c][ky][kx]: one active neighbour costs ceil(C/PO) steps of PO MACs (PI unused).
-template <int PI, int PO, int C>
-int mac_neighbour(acc_t acc[C], const q8_t (&w)[C][3][3], int ky, int kx, const q8_t nf[C]) {
-    for (int cb = 0; cb < cdiv(C, PO); cb++) {
-#pragma HLS PIPELINE II = 1
-        for (int p = 0; p < PO; p++) {
-#pragma HLS UNROLL
-            const int c = cb * PO + p;
-            if (c < C) acc[c] += int(w[c][ky][kx]) * int(nf[c]);
-        }
-    }
-    return cdiv(C, PO);
-}
 
 // Emit output row q (all of its active sites) from the line buffer.
 // Line buffer: f = features of the last three rows (slot = row % 3), tag = row stored at (slot, x) (-1 none),
@@ -69,22 +31,14 @@ void subm_emit_row(int q, q8_t f[3][W][CI], short tag[3][W], ap_uint<16> xs[3][W
             for (int kx = 0; kx < 3; kx++) {
                 const int xx = x + kx - 1;
                 if (xx < 0 || xx >= W || tag[ss][xx] != yy) continue;  // inactive neighbour: skipped
-                EV_COUNT(ID, mac_neighbour<PI, PO>(acc, w, ky, kx, f[ss][xx]));
+                EV_COUNT(ID, mac_lanes<CI, CO, PI, PO>(acc, w, ky, kx, f[ss][xx], bias, false));
             }
         }
         token_t<CO> t;
         t.y = q;
         t.x = x;
         t.end = false;
-        for (int ob = 0; ob < cdiv(CO, PO); ob++) {
-#pragma HLS PIPELINE II = 1
-            for (int po = 0; po < PO; po++) {
-#pragma HLS UNROLL
-                const int o = ob * PO + po;
-                if (o < CO) t.f[o] = requant(acc[o], mult[o], shift, lo, hi);
-            }
-        }
-        EV_COUNT(ID, cdiv(CO, PO));
+        EV_COUNT(ID, requant_token<CO, PO>(t, acc, mult, shift, lo, hi));
         out.write(t);
     }
 }
@@ -134,11 +88,7 @@ void subm3x3(hls::stream<token_t<CI> >& in, hls::stream<token_t<CO> >& out, cons
         xs[s][n[s]++] = t.x;
         last = r;
     }
-    token_t<CO> e;
-    e.y = 0;
-    e.x = 0;
-    e.end = true;
-    out.write(e);
+    out.write(end_token<CO>());
 }
 
 }  // namespace ev

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgevision.fpga.boards import get_board
-from edgevision.fpga.model import estimate, estimate_counts, latency_cycles, mean_counts, measure_counts
+from edgevision.fpga.model import estimate, estimate_counts, latency_cycles, mean_counts, measure_counts, module_cycles
 from edgevision.ir.random import random_tokens
 
 
@@ -79,3 +79,16 @@ def test_empty_window_costs_only_fixed_overheads(logits_design):
     model = estimate(g, measure_counts(g, empty[0]), get_board("zcu102"))
     assert model.cycles == meas
     assert meas["input_adapter"] == 1  # just the end-of-frame word
+
+
+def test_csim_counters_equal_the_model_exactly_on_every_module(chain_design, fcq_design):
+    """The HLS modules' pipelined-iteration counters and the cycle model are the same accounting, window by
+    window (edge cases included): a change to a module's loops must change both."""
+    from .test_csim_modules import edge_windows
+
+    for design in (chain_design, fcq_design):
+        g = design.graph
+        wins = list(edge_windows(g.net.input.height, g.net.input.width, g.net.input.channels).values())
+        for (c, _), meas in zip(wins, _measured(design, wins)):
+            counts = measure_counts(g, c)
+            assert {m.name: module_cycles(m, counts[m.name]) for m in g.modules} == meas
