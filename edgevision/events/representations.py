@@ -194,6 +194,33 @@ def _count_general(t, x, y, p, a, b, t0, span, width, height, xcell, ycell, bins
 
 
 @njit(cache=True, nogil=True)
+def _emit_packed(width, packed, bitmap, coords, feats, m):  # pragma: no cover
+    """Hot path of :func:`_emit` (one time bin, packed counters, grid width = ``width``)."""
+    row = 0
+    row_start = 0
+    for w in range(bitmap.shape[0]):
+        word = bitmap[w]
+        if word == 0:
+            continue
+        bitmap[w] = 0
+        base = w << 6
+        while word != 0:
+            cell = base + np.int64(trailing_zeros(word))
+            word &= word - np.uint64(1)
+            while cell >= row_start + width:
+                row += 1
+                row_start += width
+            v = packed[cell]
+            packed[cell] = 0
+            coords[2 * m] = row
+            coords[2 * m + 1] = cell - row_start
+            feats[2 * m] = v & 0xFFFF
+            feats[2 * m + 1] = v >> 16
+            m += 1
+    return m
+
+
+@njit(cache=True, nogil=True)
 def _emit(gw, bins, use_wide, packed, wide, bitmap, coords, feats, m):  # pragma: no cover
     """Write the active cells in raster order (bitmap scan), reset their counters; returns the new token count."""
     channels = 2 * bins
@@ -253,14 +280,17 @@ def _tokens_kernel(t, x, y, p, start, stop, t_start, t_end, width, height, facto
         use_wide = stop[k] - start[k] > _PACKED_MAX
         if factor == 1 and bins == 1 and not use_wide:
             bad = _count_fast(x, y, p, start[k], stop[k], width, height, packed, bitmap)
+            if bad >= 0:
+                return -1 - bad
+            m = _emit_packed(width, packed, bitmap, coords, feats, m)
         else:
             span = max(t_end[k] - t_start[k], 1)
             bad = _count_general(
                 t, x, y, p, start[k], stop[k], t_start[k], span, width, height, xcell, ycell, bins, use_wide, packed, wide, bitmap
             )
-        if bad >= 0:
-            return -1 - bad
-        m = _emit(gw, bins, use_wide, packed, wide, bitmap, coords, feats, m)
+            if bad >= 0:
+                return -1 - bad
+            m = _emit(gw, bins, use_wide, packed, wide, bitmap, coords, feats, m)
         offsets[k + 1] = m
     return m
 

@@ -123,3 +123,43 @@ def test_window_tokens_long_windows_use_wide_counters():
             np.testing.assert_array_equal(batch.window(k).coords, ref.coords)
             np.testing.assert_array_equal(batch.window(k).feats, ref.feats)
     assert batch.window(0).feats.max() > 0xFFFF  # the uint16 halves would have overflowed
+
+
+def _assert_equals_histogram_tokens(ev, sensor, idx, factor=1, bins=1):
+    batch = window_tokens(ev, sensor, idx, factor=factor, time_bins=bins)
+    assert len(batch) == len(idx)
+    for k, w in enumerate(iter_windows(ev, idx)):
+        ref = histogram_tokens(w.events, sensor, factor=factor, time_bins=bins, t_start=w.t_start, t_end=w.t_end)
+        np.testing.assert_array_equal(batch.window(k).coords, ref.coords)
+        np.testing.assert_array_equal(batch.window(k).feats, ref.feats)
+    return batch
+
+
+@pytest.mark.parametrize("sensor", [(1, 1), (63, 5), (64, 3), (65, 7), (200, 1), (1, 130)])
+@pytest.mark.parametrize("factor,bins", [(1, 1), (2, 1), (1, 3), (3, 2)])
+def test_window_tokens_grid_edges_and_empty_windows(sensor, factor, bins):
+    # widths around the 64-pixel bitmap words, every corner of the grid, empty windows inside gaps
+    rng = np.random.default_rng(sensor[0] * 1000 + sensor[1])
+    w, h = sensor
+    corners_x, corners_y = np.array([0, w - 1, 0, w - 1]), np.array([0, 0, h - 1, h - 1])
+    n = 3000
+    x = np.concatenate([corners_x, rng.integers(0, w, n)])
+    y = np.concatenate([corners_y, rng.integers(0, h, n)])
+    t = np.sort(np.concatenate([np.zeros(4, np.int64), rng.integers(0, 40_000, n // 2), rng.integers(90_000, 100_000, n - n // 2)]))
+    ev = make_events(t, x, y, rng.integers(0, 2, n + 4))
+    idx = time_windows(ev, 5_000)
+    assert (idx.stop == idx.start).any()  # windows in the 40-90 ms gap hold no events
+    batch = _assert_equals_histogram_tokens(ev, sensor, idx, factor, bins)
+    assert batch.feats.sum() == ev.shape[0]
+
+
+def test_window_tokens_packed_limit_is_exact():
+    # windows of exactly 65535 (packed counters) and 65536 events (wide counters) on one pixel, both polarities
+    sizes = (0xFFFF, 0x10000)
+    t = np.concatenate([np.full(s, k * 100, np.int64) for k, s in enumerate(sizes)])
+    p = np.concatenate([np.arange(s) < s - 1 for s in sizes])
+    ev = make_events(t, np.full(t.shape[0], 5), np.full(t.shape[0], 1), p)
+    idx = time_windows(ev, 100)
+    batch = _assert_equals_histogram_tokens(ev, (6, 2), idx)
+    np.testing.assert_array_equal(batch.feats, [[1, 0xFFFE], [1, 0xFFFF]])
+    np.testing.assert_array_equal(batch.coords, [[1, 5], [1, 5]])
