@@ -21,7 +21,7 @@ def _windows(args: argparse.Namespace, net: Any) -> list | None:
 def _common(p: argparse.ArgumentParser, data_required: bool = False) -> None:
     p.add_argument("--model", required=True, help="IR directory (network.json + tensors.npz from `edgevision quantize`)")
     p.add_argument("--data", required=data_required, help="3ET+-layout dataset root: token counts from real windows")
-    p.add_argument("--split", default="train", help="dataset split to slice windows from (default train)")
+    p.add_argument("--split", default="test", help="dataset split to slice windows from (default test: held-out)")
     p.add_argument("--windows", type=int, default=200, help="number of windows (default 200; csim 1000)")
     p.add_argument("--density", type=float, default=0.05, help="site density assumed without --data (default 0.05)")
     p.add_argument("--fraction", type=float, default=0.8, help="fraction of the board's DSP/BRAM/LUT the search may use")

@@ -11,7 +11,8 @@ import numpy as np
 
 from edgevision.fpga.boards import get_board
 from edgevision.fpga.hwgraph import HwGraph, build_graph
-from edgevision.fpga.model import Estimate, estimate_counts, latency_cycles, mean_counts, measure_counts
+from edgevision.fpga.model import (Estimate, estimate_counts, interval_cycles, latency_cycles, mean_counts, measure_counts,
+                                   sequential_cycles, tail_cycles)
 from edgevision.fpga.search import search_parallelism
 from edgevision.fpga.windows import Window
 from edgevision.ir.schema import Network
@@ -47,29 +48,47 @@ def plan(net: Network, board: str, windows: list[Window] | None = None, density:
     return graph, search_parallelism(graph, counts, get_board(board), fraction)
 
 
+LATENCY_NOTE = ("latency_ms: all modules one after another (no overlap; the C-simulation accounting), an upper "
+                "bound at II=1 and the figure energy uses; latency_dataflow_ms: modelled overlap (bottleneck + fill + "
+                "tail); interval_ms: the bottleneck module alone (rate of a fully overlapped pipeline). None includes "
+                "host/DMA transfer or per-loop pipeline prologues (docs/fpga.md)")
+
+
+def _latencies(graph: HwGraph, cycles: dict[str, float]) -> tuple[float, float, float]:
+    """(sequential, dataflow, interval) cycles of one window."""
+    return sequential_cycles(cycles), latency_cycles(graph, cycles), interval_cycles(graph, cycles)
+
+
 def estimate_report(graph: HwGraph, est: Estimate, windows: list[Window] | None, density: float) -> dict[str, Any]:
+    """The JSON of ``edgevision estimate``: latencies (conservative first), resources vs budget, energy."""
+    from edgevision.fpga.model import module_cycles
+
     b = est.board
-    lat_ms = est.latency_ms
+    seq, flow, interval = _latencies(graph, est.cycles)
     per_window = None
     if windows:
-        from edgevision.fpga.model import module_cycles
-
-        lats = [latency_cycles(graph, {m.name: module_cycles(m, cnt[m.name]) for m in graph.modules})
-                for cnt in (measure_counts(graph, c) for c, _ in windows)]
-        per_window = {"median_ms": float(np.median(lats)) / (b.clock_mhz * 1e3),
-                      "p95_ms": float(np.percentile(lats, 95)) / (b.clock_mhz * 1e3),
-                      "max_ms": float(np.max(lats)) / (b.clock_mhz * 1e3)}
-    bott = max((m for m in graph.modules if m.kind not in ("fc", "output")), key=lambda m: est.cycles[m.name])
+        lats = np.array([_latencies(graph, {m.name: module_cycles(m, cnt[m.name]) for m in graph.modules})
+                         for cnt in (measure_counts(graph, c) for c, _ in windows)])
+        per_window = {"median_ms": est.ms(float(np.median(lats[:, 0]))), "p95_ms": est.ms(float(np.percentile(lats[:, 0], 95))),
+                      "max_ms": est.ms(float(np.max(lats[:, 0]))),
+                      "dataflow_median_ms": est.ms(float(np.median(lats[:, 1]))),
+                      "dataflow_p95_ms": est.ms(float(np.percentile(lats[:, 1], 95)))}
+    stream = [m for m in graph.modules if m.kind not in ("fc", "output")]
+    bott = max(stream, key=lambda m: est.cycles[m.name] - tail_cycles(m))
+    lat_ms = est.ms(seq)
     return {
         "board": b.name, "part": b.part, "clock_mhz": b.clock_mhz,
         "token_counts": f"mean of {len(windows)} windows" if windows else f"uniform random sites, density {density}",
-        "latency_ms": lat_ms, "latency_cycles": est.latency_cycles,
+        "latency_ms": lat_ms, "latency_cycles": seq,
+        "latency_dataflow_ms": est.ms(flow), "interval_ms": est.ms(interval),
+        "latency_note": LATENCY_NOTE,
         "latency_per_window": per_window,
         "throughput_windows_s": 1e3 / lat_ms if lat_ms > 0 else float("inf"),
         "bottleneck": bott.name,
         "resources": est.resources.as_dict(),
         "budget": {"dsp": b.dsp, "bram18k": b.bram18k, "lut": b.lut},
         "energy_mj": b.power_w * lat_ms,
+        "energy_dataflow_mj": b.power_w * est.ms(flow),
         "energy_assumptions": f"board power {b.power_w} W x latency ({b.power_source})",
         "modules": [{"name": m.name, "kind": m.kind, "pi": m.pi, "po": m.po, "cycles": est.cycles[m.name],
                      **est.per_module[m.name].as_dict()} for m in graph.modules],
@@ -85,7 +104,8 @@ def export_project(net: Network, board: str, out: str | Path, windows: list[Wind
     tb = (windows or [])[:golden] or random_windows(net, golden, density)
     write_project(graph, out, board, golden=tb)
     return {"out": str(out), "board": board, "top": "edgevision_top", "modules": len(graph.modules),
-            "parallelism": graph.parallelism(), "latency_ms": est.latency_ms, "resources": est.resources.as_dict(),
+            "parallelism": graph.parallelism(), "latency_ms": est.ms(sequential_cycles(est.cycles)),
+            "latency_dataflow_ms": est.latency_ms, "resources": est.resources.as_dict(),
             "testbench_windows": len(tb)}
 
 
@@ -105,13 +125,15 @@ def run_csim(net: Network, windows: list[Window], board: str = "zcu102", project
     pairs = _progress(list(zip(res.outputs, windows)), "reference")
     matched = sum(int(np.array_equal(o, run_network(net, c, f))) for o, (c, f) in pairs)
     names = [m.name for m in graph.modules]
-    lat = [latency_cycles(graph, dict(zip(names, row.astype(float)))) for row in res.cycles]
-    b = get_board(board)
+    lats = np.array([_latencies(graph, dict(zip(names, row.astype(float)))) for row in res.cycles])
+    seq, flow, interval = (float(np.median(lats[:, k])) for k in range(3))
     return {
         "windows": len(windows), "matched": matched,
         "module_cycles": {n: float(np.median(res.cycles[:, i])) for i, n in enumerate(names)},
-        "total_cycles": float(np.median(lat)),
-        "latency_ms": float(np.median(lat)) / (b.clock_mhz * 1e3), "board": b.name,
+        "total_cycles": seq, "dataflow_cycles": flow,
+        "latency_ms": est.ms(seq), "latency_p95_ms": est.ms(float(np.percentile(lats[:, 0], 95))),
+        "latency_dataflow_ms": est.ms(flow), "interval_ms": est.ms(interval), "latency_note": LATENCY_NOTE,
+        "board": est.board.name,
         "parallelism": graph.parallelism(),
         "compile_s": t1 - t0, "csim_s": t2 - t1,
     }

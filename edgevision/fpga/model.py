@@ -6,6 +6,8 @@ as functions of token counts (measured on windows or estimated from a density), 
 vector (fc), ``ceil(CO/PO)`` steps per output token to requantize, one step per token read, and per-frame
 resets. Latency of the dataflow pipeline = bottleneck module + fill (pipeline depths, two rows of line
 buffering per 3x3/2x2 module) + the tail that runs after the frame (pool division, fc, output words).
+The sum of all modules' cycles (no overlap, what C simulation runs) bounds it from above and the bottleneck
+alone from below; reports give the upper bound as the latency (see docs/fpga.md).
 Resources: DSP from PI x PO MAC lanes (two int8 MACs per DSP48E2 on Zynq UltraScale+) and requantization
 lanes, BRAM18K from weight ROMs, line buffers, accumulators and deep FIFOs, LUT from a per-lane estimate.
 """
@@ -145,10 +147,23 @@ def tail_cycles(m: Module) -> float:
     return 0.0
 
 
+def interval_cycles(graph: HwGraph, cycles: dict[str, float]) -> float:
+    """Streaming cycles of the rate-setting (bottleneck) module: the window interval of a fully overlapped
+    pipeline, a lower bound on any latency."""
+    return max(cycles[m.name] - tail_cycles(m) for m in graph.modules if m.kind not in ("fc", "output"))
+
+
+def sequential_cycles(cycles: dict[str, float]) -> float:
+    """All modules one after another (no overlap): what the C simulation runs and its ``cycles`` register
+    reports. An upper bound at II = 1: in a deadlock-free dataflow chain some module advances every cycle."""
+    return float(sum(cycles.values()))
+
+
 def latency_cycles(graph: HwGraph, cycles: dict[str, float]) -> float:
-    """Dataflow latency of one window: bottleneck streaming module + fill + post-frame tail."""
+    """Modelled dataflow latency of one window (first input word to last output word, modules overlapped):
+    bottleneck streaming module + fill + post-frame tail. An estimate between the two bounds above."""
     stream = [m for m in graph.modules if m.kind not in ("fc", "output")]
-    bottleneck = max(cycles[m.name] - tail_cycles(m) for m in stream)
+    bottleneck = interval_cycles(graph, cycles)
     fill = sum(DEPTH[m.kind] for m in graph.modules)
     fill += sum(2.0 / max(m.grid[0], 1) * cycles[m.name] for m in stream if m.kind in (*LINE_BUFFERED, "conv2x2_s2"))
     return bottleneck + fill + sum(tail_cycles(m) for m in graph.modules)
@@ -241,7 +256,11 @@ class Estimate:
 
     @property
     def latency_ms(self) -> float:
-        return self.latency_cycles / (self.board.clock_mhz * 1e3)
+        """Modelled dataflow latency (the search objective), ms."""
+        return self.ms(self.latency_cycles)
+
+    def ms(self, cycles: float) -> float:
+        return cycles / (self.board.clock_mhz * 1e3)
 
     def fits(self, fraction: float) -> bool:
         b, r = self.board, self.resources

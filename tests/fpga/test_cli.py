@@ -40,6 +40,7 @@ def test_csim_and_export_commands(tmp_path, capsys, logits_ir, logits_design):
     rep = json.loads(out.out)
     assert rep["windows"] == 4 and rep["matched"] == 4
     assert rep["total_cycles"] >= max(rep["module_cycles"].values())
+    assert rep["interval_ms"] <= rep["latency_dataflow_ms"] <= rep["latency_ms"]
     rc, out = _run(capsys, ["export", "hls", "--model", str(ir), "--board", "ultra96v2", "--out", str(tmp_path / "p"), "--json"])
     assert rc == 0, out.err
     assert (tmp_path / "p" / "edgevision_top.cpp").is_file()

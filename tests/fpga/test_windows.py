@@ -11,6 +11,7 @@ from edgevision.cli import main
 from edgevision.datasets.writer import write_recording, write_split_lists
 from edgevision.errors import DatasetError
 from edgevision.events.core import make_events
+from edgevision.fpga.boards import BOARDS
 from edgevision.fpga.windows import eye_windows, input_settings
 from edgevision.ir.schema import load_ir
 
@@ -55,10 +56,15 @@ def test_wrong_split_is_a_dataset_error(eye_root, logits_ir):
 
 
 def test_estimate_with_data_reports_per_window_latency(eye_root, logits_ir, capsys):
-    rc = main(["estimate", "--model", str(logits_ir), "--board", "zcu102", "--data", str(eye_root), "--windows", "8", "--json"])
+    rc = main(["estimate", "--model", str(logits_ir), "--board", "zcu102", "--data", str(eye_root), "--split", "train",
+                "--windows", "8", "--json"])
     out = capsys.readouterr()
     assert rc == 0, out.err
     rep = json.loads(out.out)
     assert rep["token_counts"] == "mean of 8 windows"
     lat = rep["latency_per_window"]
     assert 0 < lat["median_ms"] <= lat["p95_ms"] <= lat["max_ms"]
+    # the conservative figure is the headline: bottleneck <= modelled overlap <= stages one after another
+    assert 0 < rep["interval_ms"] <= rep["latency_dataflow_ms"] <= rep["latency_ms"]
+    assert lat["dataflow_median_ms"] <= lat["median_ms"]
+    assert rep["energy_mj"] == pytest.approx(rep["latency_ms"] * BOARDS["zcu102"].power_w) and rep["energy_dataflow_mj"] < rep["energy_mj"]
