@@ -1,4 +1,4 @@
-# Vitis HLS (tested against the 2023.2 command set) for the edgevision accelerator of network @NETWORK@.
+# Vitis HLS (written against the 2023.2 command set; not run here) for the edgevision accelerator of network @NETWORK@.
 # Usage: vitis_hls -f hls.tcl -tclargs [csim|csynth|export|all]      (default: all)
 set step [expr {[llength $argv] > 0 ? [lindex $argv end] : "all"}]
 open_project -reset prj

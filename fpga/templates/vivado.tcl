@@ -1,4 +1,4 @@
-# Vivado (tested against the 2023.2 command set): block design for @BOARD@ (@PART@) with the processing system,
+# Vivado (written against the 2023.2 command set; not run here): block design for @BOARD@ (@PART@) with the processing system,
 # an AXI DMA (MM2S feeds axis_in, axis_out feeds S2MM, TLAST ends each window) and the @TOP@ accelerator
 # (AXI-Lite s_axi_control: CTRL @REG_CTRL@, num_tokens @REG_NUM_TOKENS@, cycles @REG_CYCLES@); writes overlay/edgevision.{bit,hwh}.
 # Usage (after `vitis_hls -f hls.tcl -tclargs export`): vivado -mode batch -source vivado.tcl
