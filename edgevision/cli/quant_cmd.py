@@ -7,6 +7,15 @@ from typing import Any
 
 
 def _quantize(args: argparse.Namespace) -> dict[str, Any]:
+    if args.classifier:
+        from edgevision.quant.classifier_run import quantize_classifier
+
+        return quantize_classifier(args.checkpoint, args.out, calibrate_windows=args.calibrate, method=args.method,
+                                   seed=args.seed)
+    if not args.data:
+        from edgevision.errors import ConfigError
+
+        raise ConfigError("quantize: --data is required for an eye-tracker checkpoint (3ET+-layout dataset folder)")
     from edgevision.quant.pipeline import quantize_eye
 
     report = quantize_eye(
@@ -29,9 +38,14 @@ def _export_onnx(args: argparse.Namespace) -> dict[str, Any]:
 
 def register(cli) -> None:
     """Add ``quantize`` (top level) and ``quant export-onnx``."""
-    p = cli.command("quantize", _quantize, "quantize an eye-tracker checkpoint to the integer IR and report float vs int8 accuracy")
-    p.add_argument("--checkpoint", required=True, help="eye-tracker checkpoint (.safetensors with its .json)")
-    p.add_argument("--data", required=True, help="3ET+-layout dataset folder (train for calibration, val for the report)")
+    p = cli.command("quantize", _quantize, "quantize an eye-tracker checkpoint (or, with --classifier, a sparse CNN "
+                    "classifier run) to the integer IR and report float vs int8 accuracy")
+    p.add_argument("--checkpoint", required=True, help="eye-tracker checkpoint (.safetensors with its .json), or with "
+                   "--classifier a run folder of `edgevision train classify --model esda`")
+    p.add_argument("--classifier", action="store_true", help="the checkpoint is an ESDA classifier run: IR ends in an fc "
+                   "layer (int32 logits); data and windows come from its run.json, accuracy from its test split")
+    p.add_argument("--data", default=None, help="3ET+-layout dataset folder (train for calibration, val for the report); "
+                   "not used with --classifier")
     p.add_argument("--out", required=True, help="output folder QDIR: network.json, tensors.npz, quant_report.json")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--calibrate", type=int, default=512, metavar="N", help="calibration windows (default 512)")
