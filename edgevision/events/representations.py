@@ -257,24 +257,20 @@ def _emit(gw, bins, use_wide, packed, wide, bitmap, coords, feats, m):  # pragma
 
 
 @njit(cache=True, nogil=True)
-def _tokens_kernel(t, x, y, p, start, stop, t_start, t_end, width, height, factor, bins, coords, feats, offsets):  # pragma: no cover
+def _tokens_kernel(
+    t, x, y, p, start, stop, t_start, t_end, width, height, factor, bins, packed, wide, bitmap, coords, feats, offsets
+):  # pragma: no cover
     """Fused count + raster-order compaction; returns the token count, or -1 - i for an event i off the sensor.
 
     Counts of a (cell, time bin) live in one uint32 (OFF in the low, ON in the high 16 bits): half the
     memory traffic of two int32 counters, exact while a window holds <= 65535 events; longer windows use
-    separate int32 counters. Active cells are marked in a bitmap whose scan yields raster order.
+    separate int32 counters (``wide``). Active cells are marked in a bitmap whose scan yields raster order.
+    The counters and the bitmap come in zeroed and leave zeroed (each emit clears what it read), so one
+    :class:`_Scratch` serves any number of calls; after an error they are dirty and must be dropped.
     """
     gw = (width + factor - 1) // factor
-    gh = (height + factor - 1) // factor
-    n_cells = gw * gh
     xcell = np.arange(width) // factor  # lookup tables: no division per event
     ycell = (np.arange(height) // factor) * gw
-    longest = 0
-    for k in range(start.shape[0]):
-        longest = max(longest, stop[k] - start[k])
-    packed = np.zeros(n_cells * bins, np.uint32)
-    wide = np.zeros(n_cells * 2 * bins if longest > _PACKED_MAX else 0, np.int32)
-    bitmap = np.zeros((n_cells + 63) >> 6, np.uint64)
     m = 0
     for k in range(start.shape[0]):
         use_wide = stop[k] - start[k] > _PACKED_MAX
@@ -295,15 +291,26 @@ def _tokens_kernel(t, x, y, p, start, stop, t_start, t_end, width, height, facto
     return m
 
 
-def window_tokens(
-    events: np.ndarray, sensor_size: tuple[int, int], index: WindowIndex, factor: int = 1, time_bins: int = 1
-) -> TokenBatch:
-    """``histogram_tokens(events[start:stop], t_start=.., t_end=..)`` for every window of ``index`` in one pass.
+class _Scratch(NamedTuple):
+    """Zeroed per-cell counters and occupancy bitmap of one grid (reused across batches of windows)."""
 
-    Time bins split each window's ``[t_start, t_end)``. Output equals the per-window ``histogram_tokens``.
-    """
-    if time_bins < 1:
-        raise ValueError(f"time_bins must be >= 1, got {time_bins}")
+    packed: np.ndarray  # uint32 [cells * bins]: OFF | ON << 16
+    wide: np.ndarray  # int32 [cells * bins * 2] when some window holds > 65535 events, else empty
+    bitmap: np.ndarray  # uint64 [ceil(cells / 64)]
+
+    @classmethod
+    def new(cls, cells: int, time_bins: int, longest: int) -> "_Scratch":
+        wide = cells * 2 * time_bins if longest > _PACKED_MAX else 0
+        return cls(np.zeros(cells * time_bins, np.uint32), np.zeros(wide, np.int32), np.zeros((cells + 63) >> 6, np.uint64))
+
+
+def _longest(index: WindowIndex) -> int:
+    return int((index.stop - index.start).max(initial=0))
+
+
+def _window_tokens(
+    events: np.ndarray, sensor_size: tuple[int, int], index: WindowIndex, factor: int, time_bins: int, scratch: _Scratch
+) -> TokenBatch:
     gh, gw = _grid(sensor_size, factor)
     lengths = index.stop - index.start
     cap = int(np.minimum(lengths, gh * gw).sum())
@@ -314,7 +321,8 @@ def window_tokens(
         events["t"], events["x"], events["y"], events["p"],
         index.start.astype(np.int64), index.stop.astype(np.int64),
         index.t_start.astype(np.int64), index.t_end.astype(np.int64),
-        int(sensor_size[0]), int(sensor_size[1]), factor, time_bins, coords, feats, offsets,
+        int(sensor_size[0]), int(sensor_size[1]), factor, time_bins,
+        scratch.packed, scratch.wide, scratch.bitmap, coords, feats, offsets,
     )  # fmt: skip
     if m < 0:
         i = -1 - m
@@ -325,21 +333,38 @@ def window_tokens(
     return TokenBatch(coords[: 2 * m].reshape(m, 2), feats[: m * 2 * time_bins].reshape(m, 2 * time_bins), offsets, (gh, gw))
 
 
+def window_tokens(
+    events: np.ndarray, sensor_size: tuple[int, int], index: WindowIndex, factor: int = 1, time_bins: int = 1
+) -> TokenBatch:
+    """``histogram_tokens(events[start:stop], t_start=.., t_end=..)`` for every window of ``index`` in one pass.
+
+    Time bins split each window's ``[t_start, t_end)``. Output equals the per-window ``histogram_tokens``.
+    """
+    if time_bins < 1:
+        raise ValueError(f"time_bins must be >= 1, got {time_bins}")
+    gh, gw = _grid(sensor_size, factor)
+    return _window_tokens(events, sensor_size, index, factor, time_bins, _Scratch.new(gh * gw, time_bins, _longest(index)))
+
+
 def iter_window_tokens(
     events: np.ndarray,
     sensor_size: tuple[int, int],
     index: WindowIndex,
     factor: int = 1,
     time_bins: int = 1,
-    batch_events: int = 1 << 22,
+    batch_events: int = 1 << 18,
 ) -> Iterator[Tokens]:
     """:func:`window_tokens` in groups of windows holding about ``batch_events`` events (bounded memory)."""
+    if time_bins < 1:
+        raise ValueError(f"time_bins must be >= 1, got {time_bins}")
+    gh, gw = _grid(sensor_size, factor)
+    scratch = _Scratch.new(gh * gw, time_bins, _longest(index))
     k, n = 0, len(index)
     csum = np.concatenate([[0], np.cumsum(index.stop - index.start)])
     while k < n:
         end = max(int(np.searchsorted(csum, csum[k] + batch_events, "right")) - 1, k + 1)
         part = WindowIndex(*(a[k:end] for a in index))
-        batch = window_tokens(events, sensor_size, part, factor, time_bins)
+        batch = _window_tokens(events, sensor_size, part, factor, time_bins, scratch)
         for j in range(len(batch)):
             yield batch.window(j)
         k = end

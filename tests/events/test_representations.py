@@ -163,3 +163,20 @@ def test_window_tokens_packed_limit_is_exact():
     batch = _assert_equals_histogram_tokens(ev, (6, 2), idx)
     np.testing.assert_array_equal(batch.feats, [[1, 0xFFFE], [1, 0xFFFF]])
     np.testing.assert_array_equal(batch.coords, [[1, 5], [1, 5]])
+
+
+@pytest.mark.parametrize("factor,bins", [(1, 1), (2, 2)])
+def test_iter_window_tokens_reuses_counters_across_batches(factor, bins):
+    # one window per batch: the counters shared by the batches must come back zeroed after packed and wide windows
+    n = 70_000
+    t = np.concatenate([np.arange(200) * 5, np.full(n, 1_000), 1_000 + np.arange(1, 201) * 5])
+    x = np.concatenate([np.arange(200) % 9, np.full(n, 4), np.arange(200) % 7])
+    y = np.concatenate([np.arange(200) % 5, np.full(n, 2), np.arange(200) % 3])
+    ev = make_events(t, x, y, np.arange(t.shape[0]) % 3 == 0)
+    idx = time_windows(ev, 250)
+    whole = _assert_equals_histogram_tokens(ev, (9, 5), idx, factor, bins)
+    parts = list(iter_window_tokens(ev, (9, 5), idx, factor=factor, time_bins=bins, batch_events=1))
+    assert len(parts) == len(idx)
+    for k, tok in enumerate(parts):
+        np.testing.assert_array_equal(tok.coords, whole.window(k).coords)
+        np.testing.assert_array_equal(tok.feats, whole.window(k).feats)
