@@ -47,7 +47,7 @@ inline ev_axis_t axis_word(ap_uint<64> data, bool last) {
 // Wait for the network's result and report the cycles since start in ``cycles`` (the AXI-Lite register).
 // Hardware: the adapter starts with the dataflow region and polls its input, counting cycles until the result
 // arrives. C simulation runs the stages one after another, so it reports the sum of all modules' counters
-// (no overlap); `edgevision csim` reports the dataflow latency from the per-module counters instead.
+// (no overlap), which `edgevision csim` reports as latency_ms beside the modelled dataflow overlap.
 template <int ID, class V>
 V wait_result(hls::stream<V>& in, ap_uint<32>& cycles) {
 #ifdef __SYNTHESIS__
