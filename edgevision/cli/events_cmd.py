@@ -56,6 +56,7 @@ def _bench(args: argparse.Namespace) -> dict[str, Any]:
         window_us=args.window_us,
         repeats=args.repeats,
         file_format=args.file_format,
+        sources=args.source,
     )
     if args.output:
         write_text_atomic(args.output, json.dumps(result, indent=2) + "\n")
@@ -79,8 +80,11 @@ def register(cli) -> None:
     )
 
     p = cli.command("events", _bench, "events/s of read + 10 ms windows + histogram tokens vs tonic ToFrame", group="bench")
-    p.add_argument("--events", type=int, default=20_000_000, help="synthetic stream length (default 20 M)")
-    p.add_argument("--sensor", default="640x480", help="sensor size WIDTHxHEIGHT (default 640x480)")
+    p.add_argument("--events", type=int, default=20_000_000, help="stream length (default 20 M; --source: at most)")
+    p.add_argument("--sensor", help="sensor size WIDTHxHEIGHT (default 640x480, or the --source files' own)")
+    p.add_argument(
+        "--source", nargs="+", help="event files played back to back instead of the synthetic stream (e.g. eye-v2/train/*/*.h5)"
+    )
     p.add_argument("--window-us", type=int, default=10_000, help="window length in microseconds (default 10 ms)")
     p.add_argument("--repeats", type=int, default=3, help="repeats per stage; medians are reported (default 3)")
     p.add_argument("--file-format", choices=("npy", "h5"), default="npy", help="file the read stage loads")

@@ -92,3 +92,34 @@ def test_bench_events_small(tmp_path, capsys):
     assert result == json.loads(out_json.read_text())
     assert result["events"] == 20000 and result["tokens_match_reference"] is True
     assert result["windows"] >= 1 and result["tokens"] > 0  # figures are reported, never asserted
+
+
+def test_recorded_stream_plays_files_back_to_back(tmp_path):
+    from edgevision.bench.events import recorded_stream
+    from edgevision.errors import ConfigError
+    from events_testdata import random_events
+
+    paths = []
+    for k in range(3):
+        paths.append(tmp_path / f"r{k}.npy")
+        write_events(paths[-1], random_events(1000, seed=k), SENSOR)
+    ev, sensor = recorded_stream(paths, 2500, sensor_size=SENSOR)
+    assert ev.shape[0] == 2500 and sensor == SENSOR
+    assert (np.diff(ev["t"]) >= 0).all() and ev["t"][1000] == ev["t"][999] + 1
+    np.testing.assert_array_equal(ev["x"][1000:2000], random_events(1000, seed=1)["x"])
+    write_events(tmp_path / "big.npy", random_events(10, sensor=(100, 100)), (100, 100))
+    with pytest.raises(ConfigError, match="differs"):
+        recorded_stream([paths[0], tmp_path / "big.npy"], 5000, sensor_size=None)
+
+
+def test_bench_events_on_recordings(tmp_path, capsys):
+    from events_testdata import random_events
+
+    files = [str(tmp_path / f"r{k}.npy") for k in range(2)]
+    for k, f in enumerate(files):
+        write_events(f, random_events(3000, seed=k), SENSOR)
+    code, out, _ = _run(capsys, ["bench", "events", "--events", "100000", "--repeats", "1", "--json", "--source", *files])
+    assert code == 0
+    result = json.loads(out)
+    assert result["events"] == 6000 and result["stream"].startswith("recordings: 2 file(s)")
+    assert result["tokens_match_reference"] is True and 0 < result["tokens_per_event"] <= 1
