@@ -106,3 +106,19 @@ def test_wide_layers_fall_back_to_float64_and_stay_exact():
     for d in (0.1, 1.0):
         coords, feats = random_tokens(rng, 20, 24, 4, d)
         np.testing.assert_array_equal(wide.run(coords, feats), run_network(wide_net, coords, feats))
+
+
+def test_shipped_eye_ir_bit_exact_on_real_windows(real_windows):
+    from pathlib import Path
+
+    from edgevision.ir.schema import load_ir
+    from edgevision.quant.reference import quantize_input
+
+    path = Path(__file__).resolve().parents[2] / "models" / "eye_small_int8"
+    if not (path / "network.json").is_file():
+        pytest.skip("no shipped int8 eye IR")
+    net = load_ir(path)
+    engine = compile_ir(net)
+    for coords, feats in real_windows:
+        q = quantize_input(feats, net.input)
+        np.testing.assert_array_equal(engine.run(coords, q), run_network(net, coords, q))
