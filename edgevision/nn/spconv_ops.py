@@ -4,14 +4,22 @@ Bias-free spconv layers only (spconv's CPU path rejects bias in eval mode); weig
 IR layout ``[out, kh, kw, in]``, which is spconv's own, so autograd reaches the caller's parameters. On a
 machine without CUDA, spconv's backward asks torch for a CUDA stream; :func:`ensure_cpu_backward` patches it.
 Depthwise convolution has no spconv kernel: it runs as a dense-channel SubMConv2d with a diagonal weight.
+spconv 2.3.8's CPU kernels give wrong sums with several torch threads once the thread count has changed in the
+process (seen: max error 13.8 on a 60x80 window after set_num_threads(1) then (2)), so every spconv call here
+runs on one thread (:func:`_one_thread`). Its backward runs later, inside autograd, where that cannot be
+arranged, and is wrong with several threads even on the first call (input gradient off by ~12 on a 60x80 window):
+asking for gradients through spconv with more than one torch thread raises instead of returning wrong gradients.
 """
 
 from __future__ import annotations
 
+import contextlib
 from functools import lru_cache
+from typing import Iterator
 
 import torch
 
+from edgevision.errors import ConfigError
 from edgevision.nn.tensor import SparseTensor
 
 
@@ -23,6 +31,27 @@ def ensure_cpu_backward() -> None:
 
     ops.get_current_stream = lambda: 0
     cppcore.get_current_stream = lambda: 0
+
+
+@contextlib.contextmanager
+def _one_thread(*tensors: torch.Tensor) -> Iterator[None]:
+    """Run the enclosed spconv kernels on one torch thread, then restore the caller's setting.
+
+    Raises ConfigError when any of ``tensors`` needs a gradient while torch uses several threads."""
+    n = torch.get_num_threads()
+    if n > 1 and torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        raise ConfigError(
+            f"spconv's CPU backward gives wrong gradients with {n} torch threads: call torch.set_num_threads(1) "
+            "before training through spconv, or use the plain-PyTorch ops (impl='torch')"
+        )
+    if n == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
 
 
 def to_spconv(x: SparseTensor):
@@ -47,7 +76,8 @@ def subm_conv3x3(x, weight: torch.Tensor, indice_key: str | None = None):
 
     Layers given the same ``indice_key`` on tensors that share sites reuse spconv's index pairs."""
     m = _module("subm", weight.shape[3], weight.shape[0], indice_key)
-    return m._conv_forward(True, x, weight, None)
+    with _one_thread(x.features, weight):
+        return m._conv_forward(True, x, weight, None)
 
 
 def dw_conv3x3(x, weight: torch.Tensor, indice_key: str | None = None):
@@ -63,7 +93,8 @@ def strided_conv2x2(x, weight: torch.Tensor):
     m = _module("down", weight.shape[3], weight.shape[0])
     h, w = x.spatial_shape  # spconv floors odd sizes; the IR's grid is ceil(H / 2): pad the shape to even
     even = type(x)(x.features, x.indices, [h + h % 2, w + w % 2], x.batch_size)
-    out = m._conv_forward(True, even, weight, None)
+    with _one_thread(x.features, weight):
+        out = m._conv_forward(True, even, weight, None)
     h, w = out.spatial_shape
     idx = out.indices.long()
     order = torch.argsort((idx[:, 0] * h + idx[:, 1]) * w + idx[:, 2])

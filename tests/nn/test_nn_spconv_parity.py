@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from edgevision.errors import ConfigError
 from edgevision.nn import sparse_ops as so
 from edgevision.nn import spconv_ops as sc
 from edgevision.nn.config import config_from_dict
@@ -10,6 +11,23 @@ from edgevision.nn.backbone import SparseBackbone
 from edgevision.nn.tensor import SparseTensor
 
 pytest.importorskip("spconv")
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """spconv's CPU backward is only correct on one thread (edgevision.nn.spconv_ops refuses otherwise)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_gradients_through_spconv_with_several_threads_are_refused():
+    torch.set_num_threads(2)
+    coords = torch.tensor([[0, 0, 0], [0, 0, 1]], dtype=torch.int32)
+    x = SparseTensor(torch.randn(2, 3, requires_grad=True), coords, (2, 2), 1)
+    with pytest.raises(ConfigError, match="set_num_threads"):
+        sc.subm_conv3x3(sc.to_spconv(x), torch.randn(4, 3, 3, 3))
 
 
 def make_input(b=2, h=15, w=21, c=3, density=0.25, seed=0):
