@@ -28,7 +28,7 @@ def register(cli) -> None:
 
     p = cli.command("eye", _bench, "per-window CPU latency: spconv vs plain-PyTorch sparse vs dense", group="bench")
     p.add_argument("--checkpoint", default="models/eye_small.safetensors")
-    p.add_argument("--data", default="/work/data/eye-v1")
+    p.add_argument("--data", required=True, help="3ET+-layout dataset root (e.g. written by `edgevision data synth-eye`)")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--windows", type=int, default=200)
     p.add_argument("--repeats", type=int, default=3)
