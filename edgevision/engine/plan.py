@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from edgevision.errors import ConfigError, IRError
-from edgevision.ir.ops import requant_bounds
+from edgevision.ir.ops import layer_bounds
 from edgevision.ir.schema import Network, validate
 
 SPARSE_OPS = ("conv3x3_subm", "dwconv3x3_subm", "conv2x2_s2", "conv1x1", "add")
@@ -102,7 +102,7 @@ def plan_from_ir(net: Network) -> Plan:
         if lay.op == "fc" and not a.get("requant"):
             lo, hi = -(1 << 31), (1 << 31) - 1
         else:
-            lo, hi = requant_bounds(bool(a.get("relu", False)), int(a.get("act_max", 127)), int(a.get("bits", 8)))
+            lo, hi = layer_bounds(a)
         p = PlanLayer(lay.name, lay.op, list(lay.inputs), int(a["in_ch"]), int(a["out_ch"]), 0, lo, hi)
         if "weight" in t:
             p.weight = t["weight"].astype(np.int32)

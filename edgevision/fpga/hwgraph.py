@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 
 from edgevision.errors import IRError
-from edgevision.ir.ops import OPS, requant_bounds
+from edgevision.ir.ops import OPS, layer_bounds
 from edgevision.ir.schema import Layer, Network
 
 LINE_BUFFERED = ("conv3x3_subm", "dwconv3x3_subm")
@@ -60,8 +60,7 @@ class Module:
         return False, False
 
     def bounds(self) -> tuple[int, int]:
-        a = self.layer.attrs
-        return requant_bounds(bool(a.get("relu", False)), int(a.get("act_max", 127)), int(a.get("bits", 8)))
+        return layer_bounds(self.layer.attrs)
 
 
 @dataclass

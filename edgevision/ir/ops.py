@@ -30,7 +30,9 @@ Ops (``OPS`` below is the authoritative list; tensor shapes use Co/Ci output/inp
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -58,3 +60,8 @@ OPS: dict[str, OpSpec] = {
 def requant_bounds(relu: bool, act_max: int, bits: int = 8) -> tuple[int, int]:
     """The clip range ``(lo, hi)`` of a requantized activation."""
     return (0 if relu else -(1 << (bits - 1)), int(act_max))
+
+
+def layer_bounds(attrs: Mapping[str, Any]) -> tuple[int, int]:
+    """:func:`requant_bounds` of a layer's attributes (``relu`` False, ``act_max`` 127, ``bits`` 8 when absent)."""
+    return requant_bounds(bool(attrs.get("relu", False)), int(attrs.get("act_max", 127)), int(attrs.get("bits", 8)))

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from edgevision.errors import EventValidationError, IRError
-from edgevision.ir.ops import requant_bounds
+from edgevision.ir.ops import layer_bounds
 from edgevision.ir.schema import InputSpec, Layer, Network
 from edgevision.quant.requant import pool_average, requantize, round_half_up
 
@@ -69,10 +69,6 @@ def pool_cells(coords: np.ndarray, shape: tuple[int, int], grid: tuple[int, int]
     return (c[:, 0] * gh // h) * gw + c[:, 1] * gw // w
 
 
-def _bounds(attrs: dict[str, Any]) -> tuple[int, int]:
-    return requant_bounds(bool(attrs.get("relu", False)), int(attrs.get("act_max", 127)), int(attrs.get("bits", 8)))
-
-
 def _conv(lay: Layer, x: Sparse, shape: tuple[int, int]) -> Sparse:
     coords, feats = x
     w = lay.tensors["weight"].astype(np.int64)
@@ -91,7 +87,7 @@ def _conv(lay: Layer, x: Sparse, shape: tuple[int, int]) -> Sparse:
         taps[parent * 4 + tap] = feats
         acc = taps.reshape(len(coords), 4 * feats.shape[1]) @ w.reshape(co, -1).T
     acc = acc + lay.tensors["bias"].astype(np.int64)
-    lo, hi = _bounds(lay.attrs)
+    lo, hi = layer_bounds(lay.attrs)
     return coords, requantize(acc, lay.tensors["mult"], int(lay.attrs["shift"]), lo, hi).astype(np.int8)
 
 
@@ -99,7 +95,7 @@ def _add(lay: Layer, a: Sparse, b: Sparse) -> Sparse:
     if a[0].shape != b[0].shape or not np.array_equal(a[0], b[0]):
         raise IRError(f"layer {lay.name!r} (add): inputs {lay.inputs} are on different site sets")
     acc = a[1].astype(np.int64) * lay.tensors["mult_a"].astype(np.int64) + b[1].astype(np.int64) * lay.tensors["mult_b"].astype(np.int64)
-    lo, hi = _bounds(lay.attrs)
+    lo, hi = layer_bounds(lay.attrs)
     return a[0], requantize(acc, 1, int(lay.attrs["shift"]), lo, hi).astype(np.int8)
 
 
@@ -110,14 +106,14 @@ def _pool(lay: Layer, x: Sparse, shape: tuple[int, int]) -> np.ndarray:
     sums = np.zeros((gh * gw, feats.shape[1]), np.int64)
     np.add.at(sums, cell, feats.astype(np.int64))
     counts = np.bincount(cell, minlength=gh * gw)
-    lo, hi = _bounds(lay.attrs)
+    lo, hi = layer_bounds(lay.attrs)
     return pool_average(sums, counts, lay.tensors["mult"], int(lay.attrs["shift"]), lo, hi).astype(np.int8).reshape(-1)
 
 
 def _fc(lay: Layer, v: np.ndarray) -> np.ndarray:
     acc = lay.tensors["weight"].astype(np.int64) @ v.astype(np.int64) + lay.tensors["bias"].astype(np.int64)
     if lay.attrs.get("requant"):
-        lo, hi = _bounds(lay.attrs)
+        lo, hi = layer_bounds(lay.attrs)
         return requantize(acc, lay.tensors["mult"], int(lay.attrs["shift"]), lo, hi).astype(np.int8)
     if np.any(np.abs(acc) >= 1 << 31):
         raise IRError(f"layer {lay.name!r} (fc): accumulator overflows int32 (max |acc| {np.abs(acc).max()})")

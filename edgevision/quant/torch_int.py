@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from edgevision.ir.ops import requant_bounds
+from edgevision.ir.ops import layer_bounds
 from edgevision.ir.schema import Layer, Network
 from edgevision.nn import sparse_ops
 from edgevision.nn.tensor import SparseTensor
@@ -23,26 +23,20 @@ def requantize_t(acc: torch.Tensor, mult: torch.Tensor | int, shift: int, lo: in
     return torch.clamp((acc * mult + (1 << (shift - 1))) >> shift, lo, hi)
 
 
-def pool_t(feats: torch.Tensor, coords: torch.Tensor, shape: tuple[int, int], batch_size: int, lay: Layer,
-           mult: torch.Tensor) -> torch.Tensor:
+def pool_t(feats: torch.Tensor, coords: torch.Tensor, shape: tuple[int, int], batch_size: int, grid: tuple[int, int],
+           mult: torch.Tensor, shift: int, lo: int, hi: int) -> torch.Tensor:
     """Integer grid pool of int64 ``feats`` [N, C] -> [B, gh * gw * C] (ordered cell_y, cell_x, c)."""
     h, w = shape
-    gh, gw = (int(g) for g in lay.attrs["grid"])
+    gh, gw = grid
     c = coords.long()
     cell = (c[:, 0] * gh + c[:, 1] * gh // h) * gw + c[:, 2] * gw // w
     n_cells = batch_size * gh * gw
     sums = feats.new_zeros(n_cells, feats.shape[1]).index_add_(0, cell, feats)
     n = torch.bincount(cell, minlength=n_cells)[:, None]
-    den = n.clamp(min=1) << int(lay.attrs["shift"])
+    den = n.clamp(min=1) << shift
     q = torch.div(sums * mult + (den >> 1), den, rounding_mode="floor")
-    lo, hi = _bounds(lay)
     q = torch.where(n > 0, q.clamp(lo, hi), torch.zeros_like(q))
     return q.reshape(batch_size, gh * gw * feats.shape[1])
-
-
-def _bounds(lay: Layer) -> tuple[int, int]:
-    a = lay.attrs
-    return requant_bounds(bool(a.get("relu", False)), int(a.get("act_max", 127)), int(a.get("bits", 8)))
 
 
 class TorchIntNetwork:
@@ -74,16 +68,17 @@ class TorchIntNetwork:
         a = lay.attrs
         if lay.op == "add":
             p, q = xs
-            lo, hi = _bounds(lay)
+            lo, hi = layer_bounds(lay.attrs)
             return p.replace(requantize_t(p.feats * t["mult_a"] + q.feats * t["mult_b"], 1, int(a["shift"]), lo, hi))
         if lay.op == "pool":
             (p,) = xs
-            return pool_t(p.feats, p.coords, p.shape, p.batch_size, lay, t["mult"])
+            grid = (int(a["grid"][0]), int(a["grid"][1]))
+            return pool_t(p.feats, p.coords, p.shape, p.batch_size, grid, t["mult"], int(a["shift"]), *layer_bounds(a))
         if lay.op == "fc":
             (v,) = xs
             acc = v @ t["weight"].t() + t["bias"]
             if a.get("requant"):
-                lo, hi = _bounds(lay)
+                lo, hi = layer_bounds(lay.attrs)
                 return requantize_t(acc, t["mult"], int(a["shift"]), lo, hi)
             return acc
         (p,) = xs
@@ -102,6 +97,6 @@ class TorchIntNetwork:
         else:
             oc, parent, offset, oshape = sparse_ops.downsample2x2(p.coords, p.shape)
             out = SparseTensor(sparse_ops.strided_conv2x2(p.feats, parent, offset, oc.shape[0], w), oc, oshape, p.batch_size)
-        lo, hi = _bounds(lay)
+        lo, hi = layer_bounds(lay.attrs)
         acc = torch.round(out.feats).long() + t["bias"]
         return out.replace(requantize_t(acc, t["mult"], int(a["shift"]), lo, hi))
