@@ -18,6 +18,7 @@ import torch
 from edgevision.engine.plan import Plan, PlanLayer
 from edgevision.nn import sparse_ops
 from edgevision.nn.tensor import SparseTensor
+from edgevision.quant.torch_int import pool_t, requantize_t
 
 
 def _weight(op: str, w: np.ndarray) -> np.ndarray:
@@ -52,8 +53,7 @@ class TorchEngine:
             lo = None if math.isinf(lay.lo) else lay.lo
             hi = None if math.isinf(lay.hi) else lay.hi
             return acc if lo is None and hi is None else acc.clamp(lo, hi)
-        q = (acc.round().long() * self._t[lay.name]["mult"] + (1 << (lay.shift - 1))) >> lay.shift
-        return q.clamp_(int(lay.lo), int(lay.hi)).to(self.dtype)
+        return requantize_t(acc.round().long(), self._t[lay.name]["mult"], lay.shift, int(lay.lo), int(lay.hi)).to(self.dtype)
 
     @torch.inference_mode()
     def run(self, x: SparseTensor) -> torch.Tensor:
@@ -82,8 +82,7 @@ class TorchEngine:
                 b = acts[lay.inputs[1]]
                 if self.exact:
                     acc = src.feats.long() * t["mult"] + b.feats.long() * t["mult_b"]
-                    q = (acc + (1 << (lay.shift - 1))) >> lay.shift
-                    y = src.replace(q.clamp_(int(lay.lo), int(lay.hi)).to(self.dtype))
+                    y = src.replace(requantize_t(acc, 1, lay.shift, int(lay.lo), int(lay.hi)).to(self.dtype))
                 else:
                     y = src.replace(self._finish(lay, src.feats + b.feats))
             elif lay.op == "pool":
@@ -101,13 +100,6 @@ class TorchEngine:
     def _pool(self, lay: PlanLayer, x: SparseTensor) -> torch.Tensor:
         if not self.exact:
             return sparse_ops.grid_pool(x.feats, x.coords, x.shape, x.batch_size, lay.grid)
-        (h, w), (gh, gw) = x.shape, lay.grid
-        c = x.coords.long()
-        cell = (c[:, 0] * gh + c[:, 1] * gh // h) * gw + c[:, 2] * gw // w
-        n_cells = x.batch_size * gh * gw
-        sums = x.feats.new_zeros(n_cells, x.feats.shape[1]).index_add_(0, cell, x.feats).round().long()
-        counts = torch.bincount(cell, minlength=n_cells)[:, None]
-        den = counts.clamp(min=1) << lay.shift
-        q = torch.div(sums * self._t[lay.name]["mult"] + (den >> 1), den, rounding_mode="floor")
-        q = torch.where(counts > 0, q.clamp(int(lay.lo), int(lay.hi)), torch.zeros_like(q))
-        return q.to(self.dtype).reshape(x.batch_size, -1)
+        q = pool_t(x.feats.round().long(), x.coords, x.shape, x.batch_size, lay.grid, self._t[lay.name]["mult"],
+                   lay.shift, int(lay.lo), int(lay.hi))
+        return q.to(self.dtype)
