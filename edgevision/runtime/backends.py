@@ -43,26 +43,45 @@ class Backend(Protocol):
 
 
 class TorchBackend:
-    """The float sparse backbone (``impl`` "torch" or "spconv", see :mod:`edgevision.nn.layers`)."""
+    """The float sparse backbone in PyTorch, one window at a time.
+
+    ``impl`` "torch" runs :class:`~edgevision.nn.infer.WindowBackbone` (BatchNorm folded, one-window geometry;
+    equal to the model up to float rounding), built once from the model's current weights; "spconv" runs the
+    model's own forward with spconv layers (:mod:`edgevision.nn.layers`).
+    """
 
     name = "torch"
 
     def __init__(self, model: Any, input_clip: float, impl: str = "torch") -> None:
+        if impl not in ("torch", "spconv"):
+            raise ConfigError(f"torch backend: impl must be 'torch' or 'spconv', got {impl!r}")
         self.model = model.eval()
         self.input_clip = input_clip
         self.impl = impl
         self.feature_dim = int(model.backbone.feature_dim)
+        self.in_channels = int(model.backbone.in_channels)
+        if impl == "torch":
+            from edgevision.nn.infer import WindowBackbone
+
+            self.window_backbone = WindowBackbone(model.backbone)
 
     def infer(self, tokens: Tokens) -> Inference:
         import torch
 
-        from edgevision.nn.inputs import collate_tokens
-
         t0 = time.perf_counter()
+        if tokens.feats.ndim != 2 or tokens.feats.shape[1] != self.in_channels:
+            raise ConfigError(f"window features {tokens.feats.shape} do not match the model's {self.in_channels} input "
+                              "channels (time_bins x 2 polarities): use the checkpoint's input settings")
         with torch.inference_mode():
-            x = collate_tokens([tokens], self.input_clip)
-            feats = self.model.backbone(x, impl=self.impl)[0].numpy().astype(np.float32, copy=False)
-        return Inference(feats, time.perf_counter() - t0)
+            if self.impl == "torch":
+                feats = torch.from_numpy(np.minimum(tokens.feats, self.input_clip, dtype=np.float32))
+                out = self.window_backbone.forward(tokens.coords, feats, tokens.shape)
+            else:
+                from edgevision.nn.inputs import collate_tokens
+
+                out = self.model.backbone(collate_tokens([tokens], self.input_clip), impl=self.impl)[0]
+            vec = out.numpy().astype(np.float32, copy=False)
+        return Inference(vec, time.perf_counter() - t0)
 
 
 class _IRBackend:
