@@ -22,7 +22,7 @@ import numpy as np
 from edgevision.datasets import layouts
 from edgevision.datasets.layouts import LABEL_PERIOD_US, SENSOR_SIZE
 from edgevision.errors import DatasetError
-from edgevision.events.core import EVENT_DTYPE, make_events
+from edgevision.events.core import make_events
 
 __all__ = ["LABEL_PERIOD_US", "SENSOR_SIZE", "SyntheticEyeCamera", "ThreeETPlus", "label_windows", "read_events_h5"]
 

@@ -4,7 +4,6 @@ import h5py
 import numpy as np
 import pytest
 
-from edgevision.datasets import layouts
 from edgevision.datasets.threeet import LABEL_PERIOD_US, SENSOR_SIZE, ThreeETPlus, label_windows
 from edgevision.datasets.writer import verify_manifest, write_recording
 from edgevision.errors import DatasetError
