@@ -63,14 +63,12 @@ def _call(m: Module) -> str:
     n = cident(m.layer.name)
     a = m.layer.attrs
     h, w = m.grid
-    if m.kind == "fc":
-        if a.get("requant"):
-            lo, hi = m.bounds()
-            return (f"ev::fc_requant<{m.index}, {m.cin}, {m.cout}, {n}_PI, {n}_PO>({i[0]}, {o[0]}, {n}_w, {n}_b, "
-                    f"{n}_m, {int(a['shift'])}, {lo}, {hi});")
+    if m.kind == "fc" and not a.get("requant"):
         return f"ev::fc<{m.index}, {m.cin}, {m.cout}, {n}_PI, {n}_PO>({i[0]}, {o[0]}, {n}_w, {n}_b);"
     lo, hi = m.bounds()
     rq = f"{int(a['shift'])}, {lo}, {hi}"
+    if m.kind == "fc":
+        return f"ev::fc_requant<{m.index}, {m.cin}, {m.cout}, {n}_PI, {n}_PO>({i[0]}, {o[0]}, {n}_w, {n}_b, {n}_m, {rq});"
     if m.kind in ("conv3x3_subm", "dwconv3x3_subm"):
         lanes = f"{n}_PI" if m.kind == "conv3x3_subm" else f"{n}_PO"
         return (f"ev::subm3x3<{m.index}, {h}, {w}, {m.cin}, {m.cout}, {n}_PI, {n}_PO, {lanes}>({i[0]}, {o[0]}, {n}_w, "
