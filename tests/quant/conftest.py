@@ -12,7 +12,15 @@ from edgevision.nn.checkpoint import save_checkpoint
 from edgevision.nn.config import config_from_dict
 from edgevision.nn.eye_model import EyeTracker
 from edgevision.nn.inputs import slice_tokens
+from edgevision.nn.tensor import SparseTensor
 from edgevision.sim.eye_dataset import simulate_recording
+
+
+def window_batch(windows: list[tuple[np.ndarray, np.ndarray]], shape: tuple[int, int], dtype) -> SparseTensor:
+    """(coords [N, 2], feats [N, C]) windows as one SparseTensor (window i -> batch index i), feats as ``dtype``."""
+    coords = np.concatenate([np.column_stack([np.full(len(c), i), c]) for i, (c, _) in enumerate(windows)]).astype(np.int32)
+    feats = np.concatenate([f for _, f in windows]).astype(dtype)
+    return SparseTensor(torch.from_numpy(feats), torch.from_numpy(coords), shape, len(windows))
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,8 @@ from edgevision.quant.classifier import QuantClassifier, export_classifier_ir
 from edgevision.quant.reference import dequantize_output, run_network
 from edgevision.recognition.models.esda import ESDAClassifier, ESDAConfig
 
+from .conftest import window_batch
+
 H, W, CLASSES = 24, 32, 5
 LAYERS = [
     {"op": "conv3x3_subm", "out": 8, "act": "relu"},
@@ -22,9 +24,7 @@ LAYERS = [
 
 
 def _batch(windows: list[tuple[np.ndarray, np.ndarray]]) -> SparseTensor:
-    coords = np.concatenate([np.column_stack([np.full(len(c), i), c]) for i, (c, _) in enumerate(windows)]).astype(np.int32)
-    feats = np.concatenate([f for _, f in windows]).astype(np.float32)
-    return SparseTensor(torch.from_numpy(feats), torch.from_numpy(coords), (H, W), len(windows))
+    return window_batch(windows, (H, W), np.float32)
 
 
 @pytest.fixture(scope="module")

@@ -1,16 +1,10 @@
 import numpy as np
-import torch
 
 from edgevision.ir.random import random_network, random_tokens
-from edgevision.nn.tensor import SparseTensor
 from edgevision.quant.reference import run_network
 from edgevision.quant.torch_int import TorchIntNetwork
 
-
-def _batch(windows, shape):
-    coords = np.concatenate([np.column_stack([np.full(len(c), i), c]) for i, (c, _) in enumerate(windows)]).astype(np.int32)
-    feats = np.concatenate([f for _, f in windows])
-    return SparseTensor(torch.from_numpy(feats.astype(np.int64)), torch.from_numpy(coords), shape, len(windows))
+from .conftest import window_batch
 
 
 def test_torch_int_path_equals_numpy_reference_on_1200_windows():
@@ -24,7 +18,7 @@ def test_torch_int_path_equals_numpy_reference_on_1200_windows():
         for i in range(100):
             d = densities[i % len(densities)]
             windows.append(random_tokens(rng, h, w, 3, 1.0 / (h * w) if d is None else d))
-        out = TorchIntNetwork(net)(_batch(windows, (h, w))).numpy()
+        out = TorchIntNetwork(net)(window_batch(windows, (h, w), np.int64)).numpy()
         for i, (c, f) in enumerate(windows):
             np.testing.assert_array_equal(out[i], run_network(net, c, f), err_msg=f"network {k} window {i}")
             checked += 1
@@ -35,7 +29,7 @@ def test_return_all_matches_reference_layer_by_layer():
     rng = np.random.default_rng(5)
     net = random_network(rng, height=10, width=12, in_ch=3, widths=(6,), fc_out=3)
     windows = [random_tokens(rng, 10, 12, 3, d) for d in (0.1, 0.5)]
-    acts = TorchIntNetwork(net)(_batch(windows, (10, 12)), return_all=True)
+    acts = TorchIntNetwork(net)(window_batch(windows, (10, 12), np.int64), return_all=True)
     ref = run_network(net, *windows[1], return_all=True)
     for name, val in ref.items():
         got = acts[name]
