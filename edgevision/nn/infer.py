@@ -140,13 +140,13 @@ class WindowBackbone:
                 y = torch.addmm(s.bias, x, s.weight)
             elif s.kind == "conv3x3":
                 padded = torch.cat([x, x.new_zeros(1, x.shape[1])])
-                y = torch.addmm(s.bias, padded.index_select(0, g.nbr).reshape(x.shape[0], -1), s.weight)
+                y = torch.addmm(s.bias, padded.index_select(0, g.nbr).reshape(x.shape[0], 9 * x.shape[1]), s.weight)
             elif s.kind == "dw3x3":
                 padded = torch.cat([x, x.new_zeros(1, x.shape[1])])
-                y = (padded.index_select(0, g.nbr).reshape(x.shape[0], 9, -1) * s.weight).sum(1).add_(s.bias)
+                y = (padded.index_select(0, g.nbr).reshape(x.shape[0], 9, x.shape[1]) * s.weight).sum(1).add_(s.bias)
             elif s.kind == "conv2x2":
                 taps = x.new_zeros(g.n_out * 4, x.shape[1]).index_copy_(0, g.taps, x)
-                y = torch.addmm(s.bias, taps.reshape(g.n_out, -1), s.weight)
+                y = torch.addmm(s.bias, taps.reshape(g.n_out, 4 * x.shape[1]), s.weight)
             elif s.kind == "add":
                 y = x + acts[s.src[1]]
             else:
