@@ -36,7 +36,8 @@ def _export(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _csim(args: argparse.Namespace) -> dict[str, Any]:
-    from edgevision.fpga.flow import random_windows, run_csim
+    from edgevision.fpga.flow import run_csim
+    from edgevision.ir.random import random_windows
     from edgevision.ir.schema import load_ir
 
     net = load_ir(args.model)

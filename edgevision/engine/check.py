@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from edgevision.engine.cpu import compile_ir
-from edgevision.ir.random import random_tokens
+from edgevision.ir.random import random_windows
 from edgevision.ir.schema import load_ir
 from edgevision.quant.reference import run_network
 
@@ -18,11 +18,8 @@ def check_ir(ir_dir: str | Path, windows: int = 20, density: float = 0.1, seed: 
     """Run ``windows`` random windows at ``density`` through both; report mismatches and median ms per window."""
     net = load_ir(ir_dir)
     engine = compile_ir(net).warmup()
-    rng = np.random.default_rng(seed)
-    spec = net.input
     mismatched, t_eng, t_ref = 0, [], []
-    for _ in range(windows):
-        coords, feats = random_tokens(rng, spec.height, spec.width, spec.channels, density)
+    for coords, feats in random_windows(net, windows, density, seed):
         t0 = time.perf_counter()
         out = engine.run(coords, feats)
         t1 = time.perf_counter()

@@ -15,6 +15,7 @@ from edgevision.fpga.model import (Estimate, estimate_counts, interval_cycles, l
                                    sequential_cycles, tail_cycles)
 from edgevision.fpga.search import search_parallelism
 from edgevision.fpga.windows import Window
+from edgevision.ir.random import random_windows
 from edgevision.ir.schema import Network
 
 DEFAULT_DENSITY = 0.05
@@ -26,14 +27,6 @@ def _progress(items: list, desc: str):
     from tqdm import tqdm
 
     return tqdm(items, desc=desc, unit="window", leave=False, disable=len(items) < 200)
-
-
-def random_windows(net: Network, n: int, density: float, seed: int = 0) -> list[Window]:
-    """``n`` windows of uniformly random sites at ``density`` (test material when no dataset is given)."""
-    from edgevision.ir.random import random_tokens
-
-    rng = np.random.default_rng(seed)
-    return [random_tokens(rng, net.input.height, net.input.width, net.input.channels, density) for _ in range(n)]
 
 
 def plan(net: Network, board: str, windows: list[Window] | None = None, density: float = DEFAULT_DENSITY,

@@ -72,3 +72,9 @@ def random_tokens(
     feats = rng.integers(0, 21, (n, channels)).astype(np.int8)
     feats[np.arange(n), rng.integers(0, channels, n)] = rng.integers(1, 21, n)
     return coords, feats
+
+
+def random_windows(net: Network, n: int, density: float, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``n`` :func:`random_tokens` windows on ``net``'s input grid at ``density`` (test material without a dataset)."""
+    rng = np.random.default_rng(seed)
+    return [random_tokens(rng, net.input.height, net.input.width, net.input.channels, density) for _ in range(n)]

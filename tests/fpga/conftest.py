@@ -83,7 +83,8 @@ def fcq_design(tmp_path_factory, csim_cache):
 
 @pytest.fixture(scope="session")
 def logits_design(tmp_path_factory, csim_cache):
-    from edgevision.fpga.flow import plan, random_windows
+    from edgevision.fpga.flow import plan
+    from edgevision.ir.random import random_windows
 
     net = logits_network()
     graph, _ = plan(net, "zcu102", random_windows(net, 4, 0.1))
