@@ -16,9 +16,8 @@ from edgevision.errors import ConfigError
 from edgevision.ir.schema import save_ir
 from edgevision.quant.calibrate import calibrate
 from edgevision.quant.classifier import QuantClassifier, export_classifier_ir
+from edgevision.quant.pipeline import REPORT_FILE
 from edgevision.quant.qbackbone import ACT_QMAX
-
-REPORT_FILE = "quant_report.json"
 
 
 def quantize_classifier(run: str | Path, out: str | Path, *, calibrate_windows: int = 256, method: str = "mse",
