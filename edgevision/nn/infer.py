@@ -24,19 +24,20 @@ import torch
 from edgevision.nn.backbone import SparseBackbone
 from edgevision.nn.layers import AddNode, ConvNode, PoolNode
 
-_CLAMP = {"relu": (0.0, None), "relu6": (0.0, 6.0), None: None}
-
 
 @dataclass
 class _Geometry:
-    """Sites of one resolution: ``nbr`` [N, 9] rows into features padded with a zero row at index N
-    (3x3 ops), ``down`` (tap row into [M * 4], M) of the 2x2 stride-2 conv that leaves it, ``cells`` for pooling."""
+    """Sites of one resolution (rows y, x on an (H, W) grid). ``nbr`` [N * 9]: neighbour rows (k = (dy + 1) * 3 + dx + 1) into the
+    features padded with a zero row at index N (3x3 ops); ``taps`` [N]: row into the [M * 4, C] tap matrix of
+    the 2x2 stride-2 conv that leaves this resolution (M = ``n_out`` sites); ``pool`` [cells, N]: mean weights."""
 
-    yx: np.ndarray
+    y: np.ndarray
+    x: np.ndarray
     shape: tuple[int, int]
     nbr: torch.Tensor | None = None
     taps: torch.Tensor | None = None
     n_out: int = 0
+    pool: torch.Tensor | None = None
 
 
 @dataclass
@@ -49,7 +50,7 @@ class _Step:
     res: int
     weight: torch.Tensor | None = None
     bias: torch.Tensor | None = None
-    clamp: tuple[float, float | None] | None = None
+    act: str | None = None
 
 
 def _fold(node: ConvNode) -> tuple[torch.Tensor, torch.Tensor]:
@@ -87,12 +88,12 @@ class WindowBackbone:
                     w, b = _fold(node)
                     kind = {"conv3x3_subm": "conv3x3", "dwconv3x3_subm": "dw3x3", "conv1x1": "conv1x1",
                             "conv2x2_s2": "conv2x2"}[node.op]
-                    self.steps.append(_Step(kind, src, res, w, b, _CLAMP[node.act_name]))
+                    self.steps.append(_Step(kind, src, res, w, b, node.act_name))
                     if kind == "conv2x2":
                         res = self.n_res
                         self.n_res += 1
                 elif isinstance(node, AddNode):
-                    self.steps.append(_Step("add", src, res, clamp=_CLAMP[node.act_name]))
+                    self.steps.append(_Step("add", src, res, act=node.act_name))
                 elif isinstance(node, PoolNode):
                     self.steps.append(_Step("pool", src, res))
                     self.grid = node.grid
@@ -102,31 +103,45 @@ class WindowBackbone:
                 res_of[node.name] = res
         self.out_channels = backbone.out_channels
         self._needs_nbr = {s.res for s in self.steps if s.kind in ("conv3x3", "dw3x3")}
+        self._pool_res = next(s.res for s in self.steps if s.kind == "pool")
+        self._offsets: dict[int, np.ndarray] = {}
+
+    def _offsets_for(self, w: int) -> np.ndarray:
+        """[9] offsets of the 3x3 neighbours in a grid of row length ``w + 2`` (one cell of padding)."""
+        if w not in self._offsets:
+            self._offsets[w] = np.array([dy * (w + 2) + dx for dy in (-1, 0, 1) for dx in (-1, 0, 1)], np.int64)
+        return self._offsets[w]
 
     def geometry(self, coords: np.ndarray, shape: tuple[int, int]) -> list[_Geometry]:
-        """Neighbour tables and downsampling maps of every resolution for the input sites ``coords``."""
-        geo = [_Geometry(np.asarray(coords, np.int64).reshape(-1, 2), (int(shape[0]), int(shape[1])))]
+        """Neighbour tables, downsampling maps and pooling weights of every resolution for the sites ``coords``."""
+        yx = np.asarray(coords, np.int64).reshape(-1, 2)
+        geo = [_Geometry(yx[:, 0], yx[:, 1], (int(shape[0]), int(shape[1])))]
         for r in range(self.n_res):
             g = geo[r]
-            y, x = g.yx[:, 0], g.yx[:, 1]
-            h, w = g.shape
+            y, x, (h, w) = g.y, g.x, g.shape
             n = y.shape[0]
             if r in self._needs_nbr:
-                grid = np.full((h + 2) * (w + 2), n, np.int64)  # padded by one: no bounds checks
+                grid = np.full((h + 2) * (w + 2), n, np.int64)  # padded by one: no bounds checks; n = zero row
                 base = (y + 1) * (w + 2) + (x + 1)
                 grid[base] = np.arange(n)
-                off = np.array([dy * (w + 2) + dx for dy in (-1, 0, 1) for dx in (-1, 0, 1)], np.int64)
-                g.nbr = torch.from_numpy(grid[base[:, None] + off].reshape(-1))
+                g.nbr = torch.from_numpy(grid[base[:, None] + self._offsets_for(w)].reshape(-1))
             if r + 1 < self.n_res:
                 oh, ow = -(-h // 2), -(-w // 2)
-                okey = (y // 2) * ow + (x // 2)
+                okey = (y >> 1) * ow + (x >> 1)
                 occupied = np.zeros(oh * ow, bool)
                 occupied[okey] = True
                 ukeys = np.flatnonzero(occupied)
                 row = np.cumsum(occupied) - 1
-                g.taps = torch.from_numpy(row[okey] * 4 + (y % 2) * 2 + (x % 2))
+                g.taps = torch.from_numpy(row[okey] * 4 + (y & 1) * 2 + (x & 1))
                 g.n_out = ukeys.shape[0]
-                geo.append(_Geometry(np.stack([ukeys // ow, ukeys % ow], axis=1), (oh, ow)))
+                geo.append(_Geometry(ukeys // ow, ukeys % ow, (oh, ow)))
+            if r == self._pool_res:
+                gh, gw = self.grid
+                cell = (y * gh // h) * gw + x * gw // w
+                inv = 1.0 / np.maximum(np.bincount(cell, minlength=gh * gw), 1).astype(np.float32)
+                pool = np.zeros((gh * gw, n), np.float32)
+                pool[cell, np.arange(n)] = inv[cell]
+                g.pool = torch.from_numpy(pool)
         return geo
 
     def forward(self, coords: np.ndarray, feats: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
@@ -136,32 +151,26 @@ class WindowBackbone:
         for s in self.steps:
             x = acts[s.src[0]]
             g = geo[s.res]
+            n, c = x.shape
             if s.kind == "conv1x1":
                 y = torch.addmm(s.bias, x, s.weight)
             elif s.kind == "conv3x3":
-                padded = torch.cat([x, x.new_zeros(1, x.shape[1])])
-                y = torch.addmm(s.bias, padded.index_select(0, g.nbr).reshape(x.shape[0], 9 * x.shape[1]), s.weight)
+                gathered = torch.cat([x, x.new_zeros(1, c)]).index_select(0, g.nbr).reshape(n, 9 * c)
+                y = torch.addmm(s.bias, gathered, s.weight)
             elif s.kind == "dw3x3":
-                padded = torch.cat([x, x.new_zeros(1, x.shape[1])])
-                y = (padded.index_select(0, g.nbr).reshape(x.shape[0], 9, x.shape[1]) * s.weight).sum(1).add_(s.bias)
+                gathered = torch.cat([x, x.new_zeros(1, c)]).index_select(0, g.nbr).reshape(n, 9, c)
+                y = gathered.mul_(s.weight).sum(1).add_(s.bias)
             elif s.kind == "conv2x2":
-                taps = x.new_zeros(g.n_out * 4, x.shape[1]).index_copy_(0, g.taps, x)
-                y = torch.addmm(s.bias, taps.reshape(g.n_out, 4 * x.shape[1]), s.weight)
+                taps = x.new_zeros(g.n_out * 4, c).index_copy_(0, g.taps, x)
+                y = torch.addmm(s.bias, taps.reshape(g.n_out, 4 * c), s.weight)
             elif s.kind == "add":
                 y = x + acts[s.src[1]]
             else:
-                acts.append(self._pool(x, g))
+                acts.append(torch.mm(g.pool, x).reshape(-1))
                 continue
-            if s.clamp is not None:
-                y.clamp_(*s.clamp)
+            if s.act == "relu":
+                y.relu_()
+            elif s.act == "relu6":
+                y.clamp_(0.0, 6.0)
             acts.append(y)
         return acts[-1]
-
-    def _pool(self, x: torch.Tensor, g: _Geometry) -> torch.Tensor:
-        """Mean over the active sites of each grid cell (zeros for empty cells), ordered (cell_y, cell_x, c)."""
-        gh, gw = self.grid
-        h, w = g.shape
-        cell = (g.yx[:, 0] * gh // h) * gw + g.yx[:, 1] * gw // w
-        counts = np.maximum(np.bincount(cell, minlength=gh * gw), 1).astype(np.float32)
-        sums = x.new_zeros(gh * gw, x.shape[1]).index_add_(0, torch.from_numpy(cell), x)
-        return (sums / torch.from_numpy(counts)[:, None]).reshape(-1)
