@@ -26,21 +26,21 @@ class FakeQuantGRU(nn.Module):
         if gru.num_layers != 1 or not gru.batch_first or gru.bidirectional:
             raise ValueError("FakeQuantGRU supports a single-layer, unidirectional, batch_first GRU")
         self.gru, self.bits = gru, int(bits)
-        self.h_scale = 1.0 / ((1 << (self.bits - 1)) - 1)
+        self.qmax = (1 << (self.bits - 1)) - 1
+        self.h_scale = 1.0 / self.qmax
 
     def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         g = self.gru
         w_ih, w_hh = fake_quant_weight(g.weight_ih_l0, self.bits), fake_quant_weight(g.weight_hh_l0, self.bits)
         gi = x @ w_ih.t() + g.bias_ih_l0  # [B, T, 3H], all steps at once
         h = x.new_zeros(x.shape[0], g.hidden_size) if h0 is None else h0[0]
-        qmax = (1 << (self.bits - 1)) - 1
         s = torch.tensor(self.h_scale, dtype=x.dtype, device=x.device)
         outs = []
         for t in range(x.shape[1]):
             i_r, i_z, i_n = gi[:, t].chunk(3, dim=1)
             h_r, h_z, h_n = (h @ w_hh.t() + g.bias_hh_l0).chunk(3, dim=1)
             r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
-            h = fake_quant((1 - z) * torch.tanh(i_n + r * h_n) + z * h, s, -qmax, qmax)
+            h = fake_quant((1 - z) * torch.tanh(i_n + r * h_n) + z * h, s, -self.qmax, self.qmax)
             outs.append(h)
         seq = torch.stack(outs, dim=1) if outs else x.new_zeros(x.shape[0], 0, g.hidden_size)
         return seq, h.unsqueeze(0)
