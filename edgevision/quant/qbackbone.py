@@ -39,10 +39,6 @@ def fold_bn(node: ConvNode) -> tuple[torch.Tensor, torch.Tensor]:
     return w, bn.bias - bn.running_mean * g
 
 
-def _relu(node: nn.Module) -> bool:
-    return getattr(node, "act_name", None) in ("relu", "relu6")
-
-
 class QuantBackbone(nn.Module):
     """Fake-quant (train) / integer (eval) version of ``backbone`` on an ``input_shape`` (H, W) grid."""
 
