@@ -7,7 +7,10 @@ Both scenarios replay the same pre-generated synthetic camera windows in real ti
 second (at most a third of the run) in the middle (the extra events spread over the whole sensor, as with a head movement or flicker, so
 the number of active sites, and the compute, grows) and shows whether the loop stays real time: windows that
 cannot be served in time are dropped (drop-oldest, counted) instead of building a backlog. Goal: p99 < 2 ms.
-When the int8 IR of the model is present, the compiled ``engine`` backend runs the same scenarios for comparison.
+The baseline in the same run is the ``torch`` backend on the model's own training-path forward
+(``impl="torch"``: batched sparse ops, BatchNorm modules); the backend's default is the one-window path
+(:class:`~edgevision.nn.infer.WindowBackbone`). When the int8 IR of the model is present, the compiled
+``engine`` backend runs the same scenarios for comparison.
 """
 
 from __future__ import annotations
@@ -112,6 +115,10 @@ def bench_loop(seconds: float = 3.0, checkpoint: str | None = None, out: str | N
     results: dict[str, Any] = {"model": model_name, "torch_threads": 1, "windows": len(windows), "goal_p99_ms": 2.0}
     backend = make_backend("torch", model=model, input_clip=cfg.input.input_clip)
     results["torch"] = _scenarios(backend, model, cfg, windows, sensor, seed)
+    baseline = make_backend("torch", model=model, input_clip=cfg.input.input_clip, impl="torch")
+    results["torch_model_forward"] = _scenarios(baseline, model, cfg, windows, sensor, seed)
+    results["torch_over_model_forward_latency_p50"] = (results["torch"]["steady"]["latency_p50_ms"]
+                                                       / results["torch_model_forward"]["steady"]["latency_p50_ms"])
     ir_dir = resolve(model_dir or DEFAULT_IR)
     if ir_dir.is_dir():
         net = load_ir(ir_dir)

@@ -45,22 +45,22 @@ class Backend(Protocol):
 class TorchBackend:
     """The float sparse backbone in PyTorch, one window at a time.
 
-    ``impl`` "torch" runs :class:`~edgevision.nn.infer.WindowBackbone` (BatchNorm folded, one-window geometry;
-    equal to the model up to float rounding), built once from the model's current weights; "spconv" runs the
-    model's own forward with spconv layers (:mod:`edgevision.nn.layers`).
+    ``impl`` "window" (default) runs :class:`~edgevision.nn.infer.WindowBackbone` (BatchNorm folded, one-window
+    geometry; equal to the model up to float rounding), built once from the model's current weights; "torch" and
+    "spconv" run the model's own (training-path) forward with those layers (:mod:`edgevision.nn.layers`).
     """
 
     name = "torch"
 
-    def __init__(self, model: Any, input_clip: float, impl: str = "torch") -> None:
-        if impl not in ("torch", "spconv"):
-            raise ConfigError(f"torch backend: impl must be 'torch' or 'spconv', got {impl!r}")
+    def __init__(self, model: Any, input_clip: float, impl: str = "window") -> None:
+        if impl not in ("window", "torch", "spconv"):
+            raise ConfigError(f"torch backend: impl must be 'window', 'torch' or 'spconv', got {impl!r}")
         self.model = model.eval()
         self.input_clip = input_clip
         self.impl = impl
         self.feature_dim = int(model.backbone.feature_dim)
         self.in_channels = int(model.backbone.in_channels)
-        if impl == "torch":
+        if impl == "window":
             from edgevision.nn.infer import WindowBackbone
 
             self.window_backbone = WindowBackbone(model.backbone)
@@ -73,7 +73,7 @@ class TorchBackend:
             raise ConfigError(f"window features {tokens.feats.shape} do not match the model's {self.in_channels} input "
                               "channels (time_bins x 2 polarities): use the checkpoint's input settings")
         with torch.inference_mode():
-            if self.impl == "torch":
+            if self.impl == "window":
                 feats = torch.from_numpy(np.minimum(tokens.feats, self.input_clip, dtype=np.float32))
                 out = self.window_backbone.forward(tokens.coords, feats, tokens.shape)
             else:
@@ -242,7 +242,7 @@ def make_pynq(net: Any, input_clip: float, bitstream: str | Path | None = None, 
     return DriverBackend("pynq", net, input_clip, overlay, allocate, timeout_s, "board")
 
 
-def make_torch(model: Any, input_clip: float, impl: str = "torch", **_: Any) -> Backend:
+def make_torch(model: Any, input_clip: float, impl: str = "window", **_: Any) -> Backend:
     return TorchBackend(model, input_clip, impl)
 
 

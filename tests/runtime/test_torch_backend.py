@@ -105,3 +105,14 @@ def test_rejects_training_mode_and_wrong_channels(eye):
     backend = make_backend("torch", model=model, input_clip=cfg.input.input_clip)
     with pytest.raises(ConfigError, match="input channels"):
         backend.infer(Tokens(np.zeros((1, 2), np.int32), np.ones((1, 3), np.float32), SHAPE))
+
+
+def test_model_forward_impl_agrees_and_unknown_impl_is_refused(eye):
+    model, cfg = eye
+    src = SyntheticSource(0.03, seed=5, realtime=False)
+    tk = window_tokens(next(iter(src)), src.sensor_size, cfg.input.downsample, cfg.input.time_bins)
+    fast = make_backend("torch", model=model, input_clip=cfg.input.input_clip).infer(tk).features
+    slow = make_backend("torch", model=model, input_clip=cfg.input.input_clip, impl="torch").infer(tk).features
+    assert np.abs(fast - slow).max() < 1e-4
+    with pytest.raises(ConfigError, match="impl"):
+        make_backend("torch", model=model, input_clip=cfg.input.input_clip, impl="dense")
