@@ -6,10 +6,12 @@ overhead on ~200 active sites. :class:`WindowBackbone` is built once from a trai
 same function (equal up to float rounding) with:
 
 * BatchNorm (eval statistics) folded into each conv's weight and bias once, weights pre-transposed to [K, Co];
-* activations as in-place clamps; the residual add fused into one ``add``;
-* site geometry by index math on a padded dense grid in NumPy (one neighbour table and one downsampling per
-  resolution, no batch dimension, no sort or search): inactive neighbours point at an all-zero feature row;
-* convolutions as one gather + ``addmm`` (3x3, 2x2 stride 2, 1x1) or gather + multiply + sum (depthwise).
+* activations applied in place (``relu_``, ``clamp_``) on freshly computed outputs;
+* site geometry by index math on a padded dense grid (:mod:`edgevision.nn.window_geometry`, numba: one
+  neighbour table and one downsampling per resolution, no batch dimension, no sort or search); inactive
+  neighbours point at an all-zero feature row appended to the features;
+* convolutions as one gather + ``addmm`` (3x3, 2x2 stride 2, 1x1) or gather + multiply + sum (depthwise);
+  the grid pool as one matmul with the window's mean weights.
 
 Geometry depends only on the input sites, so it is computed for every resolution before any feature math.
 """
@@ -23,6 +25,7 @@ import torch
 
 from edgevision.nn.backbone import SparseBackbone
 from edgevision.nn.layers import AddNode, ConvNode, PoolNode
+from edgevision.nn.window_geometry import downsample, neighbour_table, pool_weights
 
 
 @dataclass
@@ -43,7 +46,7 @@ class _Geometry:
 @dataclass
 class _Step:
     """One node: ``kind`` in conv3x3 / dw3x3 / conv1x1 / conv2x2 / add / pool; ``src`` input slots, ``res``
-    the resolution index its input lives on, folded ``weight`` / ``bias``, ``clamp`` (lo, hi) or None."""
+    the resolution index its input lives on, folded ``weight`` / ``bias``, ``act`` relu / relu6 / None."""
 
     kind: str
     src: tuple[int, ...]
@@ -104,44 +107,22 @@ class WindowBackbone:
         self.out_channels = backbone.out_channels
         self._needs_nbr = {s.res for s in self.steps if s.kind in ("conv3x3", "dw3x3")}
         self._pool_res = next(s.res for s in self.steps if s.kind == "pool")
-        self._offsets: dict[int, np.ndarray] = {}
-
-    def _offsets_for(self, w: int) -> np.ndarray:
-        """[9] offsets of the 3x3 neighbours in a grid of row length ``w + 2`` (one cell of padding)."""
-        if w not in self._offsets:
-            self._offsets[w] = np.array([dy * (w + 2) + dx for dy in (-1, 0, 1) for dx in (-1, 0, 1)], np.int64)
-        return self._offsets[w]
 
     def geometry(self, coords: np.ndarray, shape: tuple[int, int]) -> list[_Geometry]:
         """Neighbour tables, downsampling maps and pooling weights of every resolution for the sites ``coords``."""
         yx = np.asarray(coords, np.int64).reshape(-1, 2)
-        geo = [_Geometry(yx[:, 0], yx[:, 1], (int(shape[0]), int(shape[1])))]
+        geo = [_Geometry(np.ascontiguousarray(yx[:, 0]), np.ascontiguousarray(yx[:, 1]), (int(shape[0]), int(shape[1])))]
         for r in range(self.n_res):
             g = geo[r]
-            y, x, (h, w) = g.y, g.x, g.shape
-            n = y.shape[0]
+            h, w = g.shape
             if r in self._needs_nbr:
-                grid = np.full((h + 2) * (w + 2), n, np.int64)  # padded by one: no bounds checks; n = zero row
-                base = (y + 1) * (w + 2) + (x + 1)
-                grid[base] = np.arange(n)
-                g.nbr = torch.from_numpy(grid[base[:, None] + self._offsets_for(w)].reshape(-1))
+                g.nbr = torch.from_numpy(neighbour_table(g.y, g.x, h, w))
             if r + 1 < self.n_res:
-                oh, ow = -(-h // 2), -(-w // 2)
-                okey = (y >> 1) * ow + (x >> 1)
-                occupied = np.zeros(oh * ow, bool)
-                occupied[okey] = True
-                ukeys = np.flatnonzero(occupied)
-                row = np.cumsum(occupied) - 1
-                g.taps = torch.from_numpy(row[okey] * 4 + (y & 1) * 2 + (x & 1))
-                g.n_out = ukeys.shape[0]
-                geo.append(_Geometry(ukeys // ow, ukeys % ow, (oh, ow)))
+                oy, ox, taps = downsample(g.y, g.x, h, w)
+                g.taps, g.n_out = torch.from_numpy(taps), oy.shape[0]
+                geo.append(_Geometry(oy, ox, (-(-h // 2), -(-w // 2))))
             if r == self._pool_res:
-                gh, gw = self.grid
-                cell = (y * gh // h) * gw + x * gw // w
-                inv = 1.0 / np.maximum(np.bincount(cell, minlength=gh * gw), 1).astype(np.float32)
-                pool = np.zeros((gh * gw, n), np.float32)
-                pool[cell, np.arange(n)] = inv[cell]
-                g.pool = torch.from_numpy(pool)
+                g.pool = torch.from_numpy(pool_weights(g.y, g.x, h, w, *self.grid))
         return geo
 
     def forward(self, coords: np.ndarray, feats: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:

@@ -116,3 +116,25 @@ def test_model_forward_impl_agrees_and_unknown_impl_is_refused(eye):
     assert np.abs(fast - slow).max() < 1e-4
     with pytest.raises(ConfigError, match="impl"):
         make_backend("torch", model=model, input_clip=cfg.input.input_clip, impl="dense")
+
+
+@pytest.mark.parametrize("shape", [(60, 80), (7, 5), (1, 1)])
+def test_window_geometry_matches_the_batched_sparse_ops(shape):
+    """Neighbour table and 2x2 downsampling equal edgevision.nn.sparse_ops on random site sets (odd grids too)."""
+    from edgevision.nn import sparse_ops
+    from edgevision.nn.window_geometry import downsample, neighbour_table
+
+    rng = np.random.default_rng(shape[0])
+    h, w = shape
+    for density in (0.0, 0.1, 0.5, 1.0):
+        keys = np.flatnonzero(rng.random(h * w) < density)
+        y, x = keys // w, keys % w
+        n = keys.shape[0]
+        coords = torch.from_numpy(np.stack([np.zeros(n), y, x], 1).astype(np.int32))
+        ref = sparse_ops.subm_neighbors(coords, shape).numpy()
+        got = neighbour_table(y, x, h, w).reshape(n, 9)
+        assert np.array_equal(np.where(ref < 0, n, ref), got)
+        out_coords, parent, offset, _ = sparse_ops.downsample2x2(coords, shape)
+        oy, ox, taps = downsample(y, x, h, w)
+        assert np.array_equal(out_coords[:, 1:].numpy(), np.stack([oy, ox], 1).reshape(-1, 2))
+        assert np.array_equal((parent * 4 + offset).numpy(), taps)
