@@ -25,19 +25,19 @@ import torch
 
 from edgevision.nn.backbone import SparseBackbone
 from edgevision.nn.layers import AddNode, ConvNode, PoolNode
-from edgevision.nn.window_geometry import downsample, neighbour_table, pool_weights
+from edgevision.nn.window_geometry import pyramid
 
 
 @dataclass
 class _Geometry:
-    """Sites of one resolution (rows y, x on an (H, W) grid). ``nbr`` [N * 9]: neighbour rows (k = (dy + 1) * 3 + dx + 1) into the
-    features padded with a zero row at index N (3x3 ops); ``taps`` [N]: row into the [M * 4, C] tap matrix of
-    the 2x2 stride-2 conv that leaves this resolution (M = ``n_out`` sites); ``pool`` [cells, N]: mean weights."""
+    """Sites of one resolution: ``n`` sites on an (H, W) grid; ``nbr`` [N * 9] neighbour rows (k = (dy + 1) * 3 +
+    dx + 1) into the features padded with a zero row at index N (3x3 ops); ``taps`` [N] rows into the [M * 4, C]
+    tap matrix of the 2x2 stride-2 conv that leaves this resolution (M = ``n_out``); ``pool`` [cells, N] mean
+    weights (last resolution only)."""
 
-    y: np.ndarray
-    x: np.ndarray
+    n: int
     shape: tuple[int, int]
-    nbr: torch.Tensor | None = None
+    nbr: torch.Tensor
     taps: torch.Tensor | None = None
     n_out: int = 0
     pool: torch.Tensor | None = None
@@ -105,24 +105,20 @@ class WindowBackbone:
                 slot[node.name] = len(slot)
                 res_of[node.name] = res
         self.out_channels = backbone.out_channels
-        self._needs_nbr = {s.res for s in self.steps if s.kind in ("conv3x3", "dw3x3")}
-        self._pool_res = next(s.res for s in self.steps if s.kind == "pool")
 
     def geometry(self, coords: np.ndarray, shape: tuple[int, int]) -> list[_Geometry]:
         """Neighbour tables, downsampling maps and pooling weights of every resolution for the sites ``coords``."""
         yx = np.asarray(coords, np.int64).reshape(-1, 2)
-        geo = [_Geometry(np.ascontiguousarray(yx[:, 0]), np.ascontiguousarray(yx[:, 1]), (int(shape[0]), int(shape[1])))]
+        h, w = int(shape[0]), int(shape[1])
+        nbr, taps, sizes, pool = pyramid(np.ascontiguousarray(yx[:, 0]), np.ascontiguousarray(yx[:, 1]), h, w,
+                                         self.n_res, *self.grid)
+        nbr_t, taps_t, n = torch.from_numpy(nbr), torch.from_numpy(taps), sizes.tolist()
+        geo = []
         for r in range(self.n_res):
-            g = geo[r]
-            h, w = g.shape
-            if r in self._needs_nbr:
-                g.nbr = torch.from_numpy(neighbour_table(g.y, g.x, h, w))
-            if r + 1 < self.n_res:
-                oy, ox, taps = downsample(g.y, g.x, h, w)
-                g.taps, g.n_out = torch.from_numpy(taps), oy.shape[0]
-                geo.append(_Geometry(oy, ox, (-(-h // 2), -(-w // 2))))
-            if r == self._pool_res:
-                g.pool = torch.from_numpy(pool_weights(g.y, g.x, h, w, *self.grid))
+            last = r + 1 == self.n_res
+            geo.append(_Geometry(n[r], (h, w), nbr_t[r, : n[r] * 9], None if last else taps_t[r, : n[r]],
+                                 0 if last else n[r + 1], torch.from_numpy(pool) if last else None))
+            h, w = -(-h // 2), -(-w // 2)
         return geo
 
     def forward(self, coords: np.ndarray, feats: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:

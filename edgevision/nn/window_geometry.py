@@ -69,3 +69,29 @@ def pool_weights(y: np.ndarray, x: np.ndarray, h: int, w: int, gh: int, gw: int)
     for i in range(n):
         out[cell[i], i] = np.float32(1.0) / np.float32(counts[cell[i]])
     return out
+
+
+@njit(cache=True, nogil=True)
+def pyramid(y: np.ndarray, x: np.ndarray, h: int, w: int, levels: int, gh: int, gw: int
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The geometry of all ``levels`` resolutions (each the 2x2 stride-2 downsampling of the previous) in one call
+    (one dispatch: numba's per-call cost dominates when the loop thread wakes up with cold caches).
+
+    Returns ``nbr`` [levels, N * 9] (level r's table in its first ``sizes[r] * 9`` entries), ``taps``
+    [levels, N] (level r -> r + 1, first ``sizes[r]`` entries), ``sizes`` [levels] and the last level's
+    ``pool_weights`` for a (gh, gw) grid.
+    """
+    n = y.shape[0]
+    nbr = np.empty((levels, n * 9), np.int64)
+    taps = np.empty((levels, n), np.int64)
+    sizes = np.empty(levels, np.int64)
+    for r in range(levels):
+        m = y.shape[0]
+        sizes[r] = m
+        nbr[r, : m * 9] = neighbour_table(y, x, h, w)
+        if r + 1 < levels:
+            oy, ox, t = downsample(y, x, h, w)
+            taps[r, :m] = t
+            y, x = oy, ox
+            h, w = (h + 1) // 2, (w + 1) // 2
+    return nbr, taps, sizes, pool_weights(y, x, h, w, gh, gw)
