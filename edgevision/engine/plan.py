@@ -133,17 +133,13 @@ def plan_from_backbone(backbone: Any, height: int, width: int) -> Plan:
     """
     import torch
 
-    from edgevision.nn.layers import AddNode, ConvNode, PoolNode
+    from edgevision.nn.layers import AddNode, ConvNode, PoolNode, fold_bn
 
     layers = []
     with torch.no_grad():
         for node in backbone.nodes:
             if isinstance(node, ConvNode):
-                bn = node.bn
-                scale = (bn.weight / torch.sqrt(bn.running_var + bn.eps)).double()
-                w = node.weight.double()
-                w = w * scale.reshape((-1,) + (1,) * (w.dim() - 1))
-                b = bn.bias.double() - bn.running_mean.double() * scale
+                w, b = fold_bn(node, torch.float64)
                 lo, hi = _CLAMP[node.act_name]
                 layers.append(PlanLayer(node.name, node.op, list(node.inputs), node.in_ch, node.out_ch, 0, lo, hi,
                                         w.float().numpy().copy(), b.float().numpy().copy()))

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from edgevision.nn.backbone import SparseBackbone
-from edgevision.nn.layers import AddNode, ConvNode, PoolNode
+from edgevision.nn.layers import AddNode, ConvNode, PoolNode, fold_bn
 from edgevision.nn.window_geometry import pyramid
 
 
@@ -58,10 +58,7 @@ class _Step:
 
 def _fold(node: ConvNode) -> tuple[torch.Tensor, torch.Tensor]:
     """Weight with BatchNorm's eval scale folded in, as [K, Co] (dw: [9, C]); and the folded bias [Co]."""
-    bn = node.bn
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    bias = bn.bias - bn.running_mean * scale
-    w = node.weight * scale.reshape(-1, *([1] * (node.weight.dim() - 1)))
+    w, bias = fold_bn(node)
     co = w.shape[0]
     w = w.reshape(co, 9).t() if node.op == "dwconv3x3_subm" else w.reshape(co, -1).t()
     return w.contiguous(), bias.contiguous()

@@ -129,6 +129,20 @@ class ConvNode(nn.Module):
         return y
 
 
+def fold_bn(node: ConvNode, dtype: torch.dtype | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """BatchNorm's running statistics folded into ``node``'s conv: (weight in the IR layout, bias [Co]).
+
+    ``w' = w * g``, ``b' = beta - mean * g`` with ``g = gamma / sqrt(var + eps)`` computed in the parameters' dtype;
+    the products in ``dtype`` (default: the parameters'). Differentiable (the quantizer trains through it).
+    """
+    bn = node.bn
+    g = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    w, beta, mean = node.weight, bn.bias, bn.running_mean
+    if dtype is not None:
+        g, w, beta, mean = g.to(dtype), w.to(dtype), beta.to(dtype), mean.to(dtype)
+    return w * g.reshape(-1, *([1] * (w.dim() - 1))), beta - mean * g
+
+
 class AddNode(nn.Module):
     """Residual add of two activations on the same sites, then an optional activation."""
 

@@ -19,7 +19,7 @@ from torch import nn
 from edgevision.ir.schema import InputSpec, Layer, Network, validate
 from edgevision.nn import sparse_ops
 from edgevision.nn.backbone import SparseBackbone
-from edgevision.nn.layers import AddNode, ConvNode, PoolNode, Sites
+from edgevision.nn.layers import AddNode, ConvNode, PoolNode, Sites, fold_bn
 from edgevision.nn.tensor import SparseTensor
 from edgevision.quant.fakequant import fake_quant, fake_quant_weight, round_ste, weight_scale
 from edgevision.quant.requant import quantize_multiplier, round_half_up
@@ -29,14 +29,6 @@ ACT_BITS = 8
 ACT_QMAX = (1 << (ACT_BITS - 1)) - 1
 POOL_SHIFT = 16  # pool output keeps the input scale: mult = 2**16, exact round-half-up mean
 INT32 = (-(1 << 31), (1 << 31) - 1)
-
-
-def fold_bn(node: ConvNode) -> tuple[torch.Tensor, torch.Tensor]:
-    """BatchNorm (running statistics) folded into the conv: (weight in the IR layout, bias [Co])."""
-    bn = node.bn
-    g = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    w = node.weight * g.reshape(-1, *([1] * (node.weight.dim() - 1)))
-    return w, bn.bias - bn.running_mean * g
 
 
 class QuantBackbone(nn.Module):
