@@ -159,8 +159,7 @@ def time_windows(backbone: Any, shape: tuple[int, int], windows: list[Window], r
     rows: dict[str, list[float]] = {k: [] for k in ("engine", "torch", "spconv", "dense", "sites", "macs", "err", "err_t")}
     with torch.inference_mode(), threadpool_limits(1):
         for coords, feats in windows:
-            full = np.column_stack([np.zeros(len(coords), np.int32), coords])
-            x = SparseTensor(torch.from_numpy(feats), torch.from_numpy(full), shape, 1)
+            x = SparseTensor.from_windows([(coords, feats)], shape)
             grid, mask = to_dense(x)
             rows["engine"].append(_median_ms(lambda: engine.run(coords, feats), repeats))
             rows["torch"].append(_median_ms(lambda: tpath.run(x), repeats))

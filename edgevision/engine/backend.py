@@ -46,14 +46,10 @@ class EngineBackend:
         """Output vector of one window (float32, int8, or int32 logits)."""
         if self._cpu is not None:
             return self._cpu.run(coords, feats)
-        import torch
 
         from edgevision.nn.tensor import SparseTensor
 
-        c = np.asarray(coords, np.int32).reshape(-1, 2)
-        full = np.column_stack([np.zeros(len(c), np.int32), c])
-        x = SparseTensor(torch.as_tensor(np.asarray(feats, np.float32)), torch.from_numpy(full),
-                         (self.plan.height, self.plan.width), 1)
+        x = SparseTensor.from_windows([(coords, feats)], (self.plan.height, self.plan.width))
         return self._torch.run(x)[0].cpu().numpy()
 
     __call__ = run

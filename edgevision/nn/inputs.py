@@ -53,16 +53,5 @@ def collate_tokens(
     shape = tuple(tokens[0].shape)
     if any(tuple(tk.shape) != shape for tk in tokens):
         raise ValueError(f"collate_tokens: windows on different grids {sorted({tuple(tk.shape) for tk in tokens})}")
-    counts = np.array([tk.coords.shape[0] for tk in tokens])
-    coords = np.concatenate([tk.coords for tk in tokens]).astype(np.int32)
-    feats = np.concatenate([tk.feats for tk in tokens]).astype(np.float32)
-    if input_clip is not None:
-        np.minimum(feats, input_clip, out=feats)
-    batch = np.repeat(np.arange(len(tokens), dtype=np.int32), counts)
-    full = np.ascontiguousarray(np.column_stack([batch, coords]))
-    return SparseTensor(
-        torch.from_numpy(feats).to(device),
-        torch.from_numpy(full).to(device),
-        (int(shape[0]), int(shape[1])),
-        len(tokens),
-    )
+    feats = [tk.feats if input_clip is None else np.minimum(tk.feats, input_clip) for tk in tokens]
+    return SparseTensor.from_windows([(tk.coords, f) for tk, f in zip(tokens, feats)], shape, device=device)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
+import numpy as np
 import torch
 
 
@@ -20,3 +22,21 @@ class SparseTensor:
     def replace(self, feats: torch.Tensor) -> "SparseTensor":
         """Same sites, new features."""
         return SparseTensor(feats, self.coords, self.shape, self.batch_size)
+
+    @classmethod
+    def from_windows(
+        cls,
+        windows: Sequence[tuple[np.ndarray, np.ndarray]],
+        shape: tuple[int, int],
+        dtype: torch.dtype | None = torch.float32,
+        device: torch.device | str | None = None,
+    ) -> "SparseTensor":
+        """Stack ``(coords [N, 2] (y, x) raster order, feats [N, C])`` windows; window i gets batch index i.
+
+        ``dtype`` None keeps the features' numpy dtype."""
+        counts = [len(c) for c, _ in windows]
+        coords = np.concatenate([np.asarray(c, np.int32).reshape(-1, 2) for c, _ in windows])
+        batch = np.repeat(np.arange(len(windows), dtype=np.int32), counts)
+        full = np.ascontiguousarray(np.column_stack([batch, coords]).astype(np.int32))
+        feats = torch.as_tensor(np.concatenate([np.asarray(f) for _, f in windows]), dtype=dtype)
+        return cls(feats.to(device), torch.from_numpy(full).to(device), (int(shape[0]), int(shape[1])), len(windows))

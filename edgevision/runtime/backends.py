@@ -145,8 +145,7 @@ class TorchIntBackend(_IRBackend):
 
         from edgevision.nn.tensor import SparseTensor
 
-        full = np.column_stack([np.zeros(len(coords), np.int32), coords.astype(np.int32)])
-        x = SparseTensor(torch.from_numpy(q.astype(np.int64)), torch.from_numpy(full), (self.net.input.height, self.net.input.width), 1)
+        x = SparseTensor.from_windows([(coords, q)], (self.net.input.height, self.net.input.width), torch.int64)
         with torch.inference_mode():
             out = self.runner(x)[0].cpu().numpy()
         return out.astype(self.spec.out_dtype), None

@@ -33,9 +33,7 @@ def as_sparse(coords: np.ndarray, feats: np.ndarray, shape) -> SparseTensor:
 
 def batch(windows, shape) -> SparseTensor:
     """Several windows as one SparseTensor (window i -> batch index i)."""
-    coords = np.concatenate([np.column_stack([np.full(len(c), i, np.int32), c]) for i, (c, _) in enumerate(windows)])
-    feats = np.concatenate([np.asarray(f, np.float32) for _, f in windows])
-    return SparseTensor(torch.from_numpy(feats), torch.from_numpy(coords.astype(np.int32)), tuple(shape), len(windows))
+    return SparseTensor.from_windows(windows, shape)
 
 
 def edge_windows(shape, channels, rng):

@@ -24,9 +24,7 @@ LAYERS = [
 
 
 def _classifier_ir(windows):
-    coords = np.concatenate([np.column_stack([np.full(len(c), i), c]) for i, (c, _) in enumerate(windows)]).astype(np.int32)
-    x = SparseTensor(torch.from_numpy(np.concatenate([f for _, f in windows]).astype(np.float32)),
-                     torch.from_numpy(coords), (H, W), len(windows))
+    x = SparseTensor.from_windows(windows, (H, W))
     torch.manual_seed(1)
     model = ESDAClassifier(4, ESDAConfig(time_bins=2, layers=LAYERS))
     with torch.no_grad():  # BatchNorm statistics from the windows

@@ -18,9 +18,7 @@ from edgevision.sim.eye_dataset import simulate_recording
 
 def window_batch(windows: list[tuple[np.ndarray, np.ndarray]], shape: tuple[int, int], dtype) -> SparseTensor:
     """(coords [N, 2], feats [N, C]) windows as one SparseTensor (window i -> batch index i), feats as ``dtype``."""
-    coords = np.concatenate([np.column_stack([np.full(len(c), i), c]) for i, (c, _) in enumerate(windows)]).astype(np.int32)
-    feats = np.concatenate([f for _, f in windows]).astype(dtype)
-    return SparseTensor(torch.from_numpy(feats), torch.from_numpy(coords), shape, len(windows))
+    return SparseTensor.from_windows([(c, np.asarray(f).astype(dtype)) for c, f in windows], shape, dtype=None)
 
 
 @pytest.fixture(scope="session")
