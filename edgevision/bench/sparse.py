@@ -1,8 +1,9 @@
 """Benchmark of sparse inference on one CPU thread: the compiled engine vs spconv vs dense PyTorch.
 
 For each network (``eye``: the eye tracker's backbone from ``models/eye_small.yaml`` on its 60x80 grid;
-``classifier``: the ESDA classifier backbone of :mod:`edgevision.recognition.models.esda` on a 128x128 sensor at
-its downsample 2, a 64x64 grid) it times, window by window and in one process, the same float weights (eval-mode
+``classifier``: the ESDA classifier backbone of :mod:`edgevision.recognition.models.esda`, from a trained run
+folder or randomly initialised, on the synthetic gesture set's 128x128 sensor at its downsample 2, a 64x64 grid)
+it times, window by window and in one process, the same float weights (eval-mode
 BatchNorm) through
 
 * ``latency_ms``: :class:`edgevision.engine.Engine` (numba, one call per window, BatchNorm folded; its kernels
@@ -12,10 +13,12 @@ BatchNorm) through
 * ``dense_ms``: the masked dense PyTorch execution (:class:`edgevision.nn.dense.DenseBackbone`, conv2d),
 
 on real-density windows (eye: 10 ms slices of a 3ET+ recording, from ``eye_data`` when given, else rendered
-by the simulator) and on uniformly random windows at 1 %, 3 % and 10 % density. Every figure is the median over
+by the simulator; classifier: 500 ms windows of a synthetic gesture set, from ``gesture_data`` when given, else
+rendered in memory) and on uniformly random windows at 1 %, 3 % and 10 % density. Every figure is the median over
 windows of the median over ``repeats`` calls. ``macs`` counts the multiply-accumulates on active sites;
 ``gemm_gflops`` is the measured single-thread float32 GEMM rate, and ``fraction_of_floor`` is
 ``2 * macs / (gemm_gflops * 1e9)`` divided by the engine's latency (1.0 = as fast as a large GEMM).
+Latency depends on the active sites, not on the weight values: random weights time the same as trained ones.
 """
 
 from __future__ import annotations
@@ -23,10 +26,13 @@ from __future__ import annotations
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+
+from edgevision.errors import ConfigError
 
 DENSITIES = (0.01, 0.03, 0.10)
 Window = tuple[np.ndarray, np.ndarray]  # coords int32 [N, 2] (y, x), feats float32 [N, C]
@@ -87,18 +93,99 @@ def eye_backbone(checkpoint: str | Path | None = None) -> tuple[Any, tuple[int, 
     return bb.eval(), cfg.input.grid(cfg.sensor_size), weights
 
 
-def classifier_backbone(sensor: int = 128) -> tuple[Any, tuple[int, int], str]:
-    """The ESDA classifier's backbone (random init) on a ``sensor`` x ``sensor`` camera at its downsample."""
+@dataclass
+class ClassifierNet:
+    """The ESDA classifier's backbone and what its windows need: input settings, sensor, window length."""
+
+    backbone: Any
+    grid: tuple[int, int]
+    weights: str
+    model_cfg: Any  # ESDAConfig: downsample, time_bins, input_clip
+    sensor_size: tuple[int, int]  # (width, height)
+    window: Any  # recognition.windows.WindowConfig
+
+
+def classifier_net(run: str | Path | None = None) -> ClassifierNet:
+    """The ESDA classifier of :mod:`edgevision.recognition.models.esda`: trained weights from a recognition run
+    folder (``edgevision train classify --model esda``), else the default :class:`ESDAConfig` with random
+    weights and non-trivial eval-mode BatchNorm statistics on the synthetic set's 128x128 sensor."""
     import torch
 
     from edgevision.recognition.models.esda import ESDAClassifier, ESDAConfig
+    from edgevision.recognition.windows import WindowConfig
 
-    cfg = ESDAConfig()
-    torch.manual_seed(1)
-    bb = ESDAClassifier(10, cfg).backbone
-    _randomize_bn(bb, 1)
-    side = -(-sensor // cfg.downsample)
-    return bb.eval(), (side, side), f"random init (recognition ESDAConfig, {sensor}x{sensor} sensor / {cfg.downsample})"
+    if run is None:
+        torch.manual_seed(1)
+        model = ESDAClassifier(10, ESDAConfig())
+        _randomize_bn(model.backbone, 1)
+        sensor, window = (128, 128), WindowConfig()
+        weights = f"random init (recognition ESDAConfig, 128x128 sensor / {model.cfg.downsample})"
+    else:
+        from edgevision.recognition.train import load_run
+
+        model, info, _ = load_run(run)
+        if getattr(model, "input_kind", None) != "tokens" or not hasattr(model, "backbone"):
+            raise ConfigError(f"--classifier-run {run}: model {info['model']!r} is not the sparse CNN (ESDA) "
+                              "classifier; train one with `edgevision train classify --model esda`")
+        sensor, window = (int(info["sensor_size"][0]), int(info["sensor_size"][1])), WindowConfig(**info["window"])
+        weights = f"{run} (trained {info['model']})"
+    ds = model.cfg.downsample
+    grid = (-(-sensor[1] // ds), -(-sensor[0] // ds))
+    return ClassifierNet(model.backbone.eval(), grid, weights, model.cfg, sensor, window)
+
+
+def classifier_backbone(run: str | Path | None = None) -> tuple[Any, tuple[int, int], str]:
+    """(backbone, (H, W) grid, weights description) of :func:`classifier_net`."""
+    net = classifier_net(run)
+    return net.backbone, net.grid, net.weights
+
+
+def _rendered_gesture_source(recordings: int, seed: int = 0) -> Any:
+    """``recordings`` synthetic gesture recordings (classes in turn) rendered and emulated in memory, as a Source."""
+    from edgevision.recognition.sources import Source
+    from edgevision.recognition.synth import CLASSES, SynthConfig, dvs_emulator, render, styles
+
+    cfg = SynthConfig()
+    rows = styles(recordings, cfg, seed)
+    events = [dvs_emulator(cfg.size, cfg.size, seed * 100_003 + i)(*render(label, st, cfg))
+              for i, (label, _, st) in enumerate(rows)]
+    return Source("synthetic (rendered)", (cfg.size, cfg.size), list(CLASSES),
+                  np.asarray([r[0] for r in rows], np.int64), [f"r{i}" for i in range(recordings)],
+                  [f"s{r[1]:02d}" for r in rows], np.zeros(recordings, bool), lambda k: events[k])
+
+
+def gesture_windows(net: ClassifierNet, n: int, gesture_data: str | Path | None = None) -> tuple[list[Window], str]:
+    """Real-density classifier windows: the first ``n`` windows (the run's or the default window length and step)
+    of a synthetic gesture set as histogram tokens, features min(count, input_clip), as in training.
+
+    From the set folder ``gesture_data`` (``edgevision data synth-gesture``), else from ``ceil(n / 2)`` one-second
+    recordings (two windows each) rendered in memory (about 0.2 s each). Empty windows are skipped.
+    """
+    from edgevision.events.tokens import histogram_tokens
+    from edgevision.recognition.windows import WindowSet
+
+    if gesture_data is not None:
+        from edgevision.recognition.synth import open_synthetic
+
+        src, source = open_synthetic(gesture_data), str(gesture_data)
+    else:
+        k = -(-n // 2)
+        src, source = _rendered_gesture_source(k), f"synth-gesture rendered in memory ({k} recordings, seed 0)"
+    if tuple(src.sensor_size) != tuple(net.sensor_size):
+        raise ConfigError(f"--gesture-data {gesture_data}: sensor {tuple(src.sensor_size)}, the classifier expects "
+                          f"{tuple(net.sensor_size)}; use a set of the classifier's sensor size")
+    ws = WindowSet(src, np.arange(len(src)), net.window, progress=False)
+    cfg, wins = net.model_cfg, []
+    for i in range(len(ws)):
+        ev, t0, t1 = ws.window_events(i)
+        tok = histogram_tokens(ev, net.sensor_size, factor=cfg.downsample, time_bins=cfg.time_bins, t_start=t0, t_end=t1)
+        if tok.coords.shape[0]:
+            wins.append((tok.coords, np.minimum(tok.feats, cfg.input_clip).astype(np.float32)))
+        if len(wins) == n:
+            break
+    if not wins:
+        raise ConfigError(f"{source}: no non-empty windows to time")
+    return wins, f"{source}: {len(wins)} windows of {net.window.window_us // 1000} ms"
 
 
 def eye_windows(
@@ -188,7 +275,12 @@ def time_windows(backbone: Any, shape: tuple[int, int], windows: list[Window], r
 
 
 def run_sparse_benchmark(
-    windows: int = 20, repeats: int = 5, eye_data: str | Path | None = None, checkpoint: str | Path | None = None
+    windows: int = 20,
+    repeats: int = 5,
+    eye_data: str | Path | None = None,
+    checkpoint: str | Path | None = None,
+    gesture_data: str | Path | None = None,
+    classifier_run: str | Path | None = None,
 ) -> dict[str, Any]:
     """All figures of ``edgevision bench sparse`` (one thread), JSON-ready."""
     import torch
@@ -196,21 +288,22 @@ def run_sparse_benchmark(
 
     torch.set_num_threads(1)  # spconv 2.3.8's CPU forward is also wrong with several OpenMP threads (see docs/engine.md)
     rate = gemm_gflops()
-    nets = {"eye": eye_backbone(checkpoint), "classifier": classifier_backbone()}
+    cls = classifier_net(classifier_run)
+    nets = {"eye": eye_backbone(checkpoint), "classifier": (cls.backbone, cls.grid, cls.weights)}
     result: dict[str, Any] = {"threads": 1, "gemm_gflops": rate, "repeats": repeats}
-    bar = tqdm(total=len(nets) * len(DENSITIES) + 1, desc="bench sparse", unit="set", file=sys.stderr)
+    bar = tqdm(total=len(nets) * (len(DENSITIES) + 1), desc="bench sparse", unit="set", file=sys.stderr)
     for key, (bb, shape, weights) in nets.items():
         entry: dict[str, Any] = {"grid": list(shape), "weights": weights}
         if key == "eye":
             wins, source = eye_windows(shape, windows, eye_data)
-            entry.update(time_windows(bb, shape, wins, repeats), windows_source=source)
-            bar.update()
+        else:
+            wins, source = gesture_windows(cls, windows, gesture_data)
+        entry.update(time_windows(bb, shape, wins, repeats), windows_source=source)
+        bar.update()
         table = {}
         for i, d in enumerate(DENSITIES):
             table[f"{d:.2f}"] = time_windows(bb, shape, random_windows(shape, bb.in_channels, d, max(3, windows // 4), i), repeats)
             bar.update()
-        if key != "eye":  # no real recordings of this network's input here: its headline is the 3 % table row
-            entry.update(table[f"{0.03:.2f}"], windows_source="uniform random sites at 3 % density")
         entry["densities"] = table
         entry["fraction_of_floor"] = 2 * entry["macs"] / (rate * 1e9) / (entry["latency_ms"] * 1e-3)
         result[key] = entry
@@ -236,12 +329,19 @@ def _synced_ms(fn: Callable[[], Any], repeats: int, device: Any) -> float:
 
 
 def run_gpu_benchmark(
-    device: str = "cuda", windows: int = 64, batch: int = 64, repeats: int = 20, eye_data: str | Path | None = None
+    device: str = "cuda",
+    windows: int = 64,
+    batch: int = 64,
+    repeats: int = 20,
+    eye_data: str | Path | None = None,
+    gesture_data: str | Path | None = None,
+    classifier_run: str | Path | None = None,
 ) -> dict[str, Any]:
     """The engine's PyTorch path on a GPU vs dense cuDNN (masked conv2d), same float weights.
 
-    Per network: batch-1 latency (median over windows) and batch-``batch`` throughput (windows/s), on the eye's
-    real-density windows and on random windows at each density of :data:`DENSITIES`.
+    Per network: batch-1 latency (median over windows) and batch-``batch`` throughput (windows/s), on real-density
+    windows (eye and classifier, as in :func:`run_sparse_benchmark`) and on random windows at each density of
+    :data:`DENSITIES`.
     """
     import torch
 
@@ -253,7 +353,8 @@ def run_gpu_benchmark(
 
     dev = torch.device(device)
     torch.backends.cudnn.benchmark = True
-    nets = {"eye": eye_backbone(), "classifier": classifier_backbone()}
+    cls = classifier_net(classifier_run)
+    nets = {"eye": eye_backbone(), "classifier": (cls.backbone, cls.grid, cls.weights)}
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
     result: dict[str, Any] = {"device": name, "torch": torch.__version__, "batch": batch}
 
@@ -283,7 +384,9 @@ def run_gpu_benchmark(
         entry: dict[str, Any] = {"grid": list(shape), "weights": weights}
         if key == "eye":
             wins, source = eye_windows(shape, windows, eye_data)
-            entry.update(measure(bb, shape, wins), windows_source=source)
+        else:
+            wins, source = gesture_windows(cls, windows, gesture_data)
+        entry.update(measure(bb, shape, wins), windows_source=source)
         entry["densities"] = {f"{d:.2f}": measure(bb, shape, random_windows(shape, bb.in_channels, d, 16, i))
                               for i, d in enumerate(DENSITIES)}
         result[key] = entry

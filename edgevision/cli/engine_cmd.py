@@ -25,13 +25,15 @@ def _bench(args: argparse.Namespace) -> dict[str, Any]:
     if args.windows < 1 or args.repeats < 1:
         raise ConfigError("--windows and --repeats must be >= 1")
     if args.device == "cpu":
-        result = run_sparse_benchmark(args.windows, args.repeats, args.eye_data, args.checkpoint)
+        result = run_sparse_benchmark(args.windows, args.repeats, args.eye_data, args.checkpoint,
+                                      args.gesture_data, args.classifier_run)
     else:
         import torch
 
         if not torch.cuda.is_available():
             raise ConfigError(f"--device {args.device}: CUDA is not available here; the CPU benchmark is --device cpu")
-        result = run_gpu_benchmark(args.device, args.windows, repeats=args.repeats, eye_data=args.eye_data)
+        result = run_gpu_benchmark(args.device, args.windows, repeats=args.repeats, eye_data=args.eye_data,
+                                   gesture_data=args.gesture_data, classifier_run=args.classifier_run)
     if args.output:
         write_text_atomic(args.output, json.dumps(result, indent=2) + "\n")
     return result
@@ -50,5 +52,9 @@ def register(cli) -> None:
     p.add_argument("--repeats", type=int, default=5, help="calls per window; medians are reported (default 5)")
     p.add_argument("--eye-data", help="3ET+ root for real eye windows (default: render a 0.5 s recording)")
     p.add_argument("--checkpoint", help="eye tracker checkpoint (.safetensors) for trained weights")
+    p.add_argument("--gesture-data", help="synthetic gesture set folder for real classifier windows "
+                   "(default: render a few recordings in memory)")
+    p.add_argument("--classifier-run", help="recognition run folder of an ESDA classifier for trained weights "
+                   "(default: random weights; latency does not depend on them)")
     p.add_argument("--device", default="cpu", help="cpu (engine vs spconv vs dense, one thread) or cuda (PyTorch path vs cuDNN)")
     p.add_argument("--output", help="also write the JSON result to this file")

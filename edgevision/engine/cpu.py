@@ -129,10 +129,6 @@ class Engine:
             raise IRError(f"layer {self.plan.output!r} (fc): accumulator overflows int32")
         return out.astype(self.out_dtype, copy=False)
 
-    def run_batch(self, windows: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-        """Several windows one after another -> [B, output length]."""
-        return np.stack([self.run(c, f) for c, f in windows])
-
     def warmup(self) -> "Engine":
         """Compile (or load from numba's cache) and run once on a tiny window."""
         h, w, c = self.input_shape

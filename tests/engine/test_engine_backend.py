@@ -70,6 +70,8 @@ def test_cli_bench_sparse(tmp_path, capsys):
             assert e[k] > 0, (key, k)
         assert set(e["densities"]) == {"0.01", "0.03", "0.10"}
         assert e["max_abs_diff_vs_torch"] < 1e-3, key
+        assert e["windows"] == 2 and 0 < e["density"] < 1, key
+    assert "synth-gesture rendered" in res["classifier"]["windows_source"]
     assert res["gemm_gflops"] > 0
 
 
@@ -79,9 +81,10 @@ def test_gpu_benchmark_runs_on_cpu_device():
 
     res = run_gpu_benchmark("cpu", windows=2, batch=2, repeats=1)
     for key in ("eye", "classifier"):
-        for row in res[key]["densities"].values():
+        for row in [res[key], *res[key]["densities"].values()]:  # real-density windows, then each density
             assert row["batch1_ms"] > 0 and row["batch2_windows_per_s"] > 0
             assert row["max_abs_diff_vs_dense"] < 1e-3
+    assert "synth-gesture rendered" in res["classifier"]["windows_source"]
 
 
 def test_cli_bench_sparse_without_cuda(capsys):
