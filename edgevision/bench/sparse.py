@@ -134,18 +134,13 @@ def classifier_net(run: str | Path | None = None) -> ClassifierNet:
     return ClassifierNet(model.backbone.eval(), grid, weights, model.cfg, sensor, window)
 
 
-def classifier_backbone(run: str | Path | None = None) -> tuple[Any, tuple[int, int], str]:
-    """(backbone, (H, W) grid, weights description) of :func:`classifier_net`."""
-    net = classifier_net(run)
-    return net.backbone, net.grid, net.weights
-
-
-def _rendered_gesture_source(recordings: int, seed: int = 0) -> Any:
-    """``recordings`` synthetic gesture recordings (classes in turn) rendered and emulated in memory, as a Source."""
+def _rendered_gesture_source(recordings: int, size: int, seed: int = 0) -> Any:
+    """``recordings`` synthetic gesture recordings (classes in turn, ``size`` x ``size`` sensor) rendered and
+    emulated in memory, as a Source."""
     from edgevision.recognition.sources import Source
     from edgevision.recognition.synth import CLASSES, SynthConfig, dvs_emulator, render, styles
 
-    cfg = SynthConfig()
+    cfg = SynthConfig(size=size)
     rows = styles(recordings, cfg, seed)
     events = [dvs_emulator(cfg.size, cfg.size, seed * 100_003 + i)(*render(label, st, cfg))
               for i, (label, _, st) in enumerate(rows)]
@@ -158,8 +153,9 @@ def gesture_windows(net: ClassifierNet, n: int, gesture_data: str | Path | None 
     """Real-density classifier windows: the first ``n`` windows (the run's or the default window length and step)
     of a synthetic gesture set as histogram tokens, features min(count, input_clip), as in training.
 
-    From the set folder ``gesture_data`` (``edgevision data synth-gesture``), else from ``ceil(n / 2)`` one-second
-    recordings (two windows each) rendered in memory (about 0.2 s each). Empty windows are skipped.
+    From the set folder ``gesture_data`` (``edgevision data synth-gesture``; its first ``n`` recordings at most),
+    else from ``ceil(n / 2)`` one-second recordings (two windows each) rendered in memory at the classifier's
+    sensor size (about 0.2 s each at 128x128). Empty windows are skipped.
     """
     from edgevision.events.tokens import histogram_tokens
     from edgevision.recognition.windows import WindowSet
@@ -168,13 +164,17 @@ def gesture_windows(net: ClassifierNet, n: int, gesture_data: str | Path | None 
         from edgevision.recognition.synth import open_synthetic
 
         src, source = open_synthetic(gesture_data), str(gesture_data)
-    else:
+    elif net.sensor_size[0] == net.sensor_size[1]:
         k = -(-n // 2)
-        src, source = _rendered_gesture_source(k), f"synth-gesture rendered in memory ({k} recordings, seed 0)"
+        src = _rendered_gesture_source(k, net.sensor_size[0])
+        source = f"synth-gesture rendered in memory ({k} recordings, seed 0)"
+    else:
+        raise ConfigError(f"the classifier's sensor {tuple(net.sensor_size)} is not square, the synthetic renderer's "
+                          "is: pass --gesture-data with recordings of that sensor")
     if tuple(src.sensor_size) != tuple(net.sensor_size):
         raise ConfigError(f"--gesture-data {gesture_data}: sensor {tuple(src.sensor_size)}, the classifier expects "
                           f"{tuple(net.sensor_size)}; use a set of the classifier's sensor size")
-    ws = WindowSet(src, np.arange(len(src)), net.window, progress=False)
+    ws = WindowSet(src, np.arange(min(len(src), n)), net.window, progress=False)  # >= 1 window per recording
     cfg, wins = net.model_cfg, []
     for i in range(len(ws)):
         ev, t0, t1 = ws.window_events(i)
@@ -287,17 +287,15 @@ def run_sparse_benchmark(
     from tqdm import tqdm
 
     torch.set_num_threads(1)  # spconv 2.3.8's CPU forward is also wrong with several OpenMP threads (see docs/engine.md)
-    rate = gemm_gflops()
     cls = classifier_net(classifier_run)
+    cls_windows = gesture_windows(cls, windows, gesture_data)  # first: a bad --gesture-data fails before any timing
+    rate = gemm_gflops()
     nets = {"eye": eye_backbone(checkpoint), "classifier": (cls.backbone, cls.grid, cls.weights)}
     result: dict[str, Any] = {"threads": 1, "gemm_gflops": rate, "repeats": repeats}
     bar = tqdm(total=len(nets) * (len(DENSITIES) + 1), desc="bench sparse", unit="set", file=sys.stderr)
     for key, (bb, shape, weights) in nets.items():
         entry: dict[str, Any] = {"grid": list(shape), "weights": weights}
-        if key == "eye":
-            wins, source = eye_windows(shape, windows, eye_data)
-        else:
-            wins, source = gesture_windows(cls, windows, gesture_data)
+        wins, source = eye_windows(shape, windows, eye_data) if key == "eye" else cls_windows
         entry.update(time_windows(bb, shape, wins, repeats), windows_source=source)
         bar.update()
         table = {}
@@ -354,6 +352,7 @@ def run_gpu_benchmark(
     dev = torch.device(device)
     torch.backends.cudnn.benchmark = True
     cls = classifier_net(classifier_run)
+    cls_windows = gesture_windows(cls, windows, gesture_data)
     nets = {"eye": eye_backbone(), "classifier": (cls.backbone, cls.grid, cls.weights)}
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
     result: dict[str, Any] = {"device": name, "torch": torch.__version__, "batch": batch}
@@ -382,10 +381,7 @@ def run_gpu_benchmark(
 
     for key, (bb, shape, weights) in nets.items():
         entry: dict[str, Any] = {"grid": list(shape), "weights": weights}
-        if key == "eye":
-            wins, source = eye_windows(shape, windows, eye_data)
-        else:
-            wins, source = gesture_windows(cls, windows, gesture_data)
+        wins, source = eye_windows(shape, windows, eye_data) if key == "eye" else cls_windows
         entry.update(measure(bb, shape, wins), windows_source=source)
         entry["densities"] = {f"{d:.2f}": measure(bb, shape, random_windows(shape, bb.in_channels, d, 16, i))
                               for i, d in enumerate(DENSITIES)}

@@ -52,6 +52,9 @@ def test_set_folder_and_trained_run(tmp_path):
     assert res["max_abs_diff_vs_spconv"] < 1e-3
     with pytest.raises(ConfigError, match="sensor"):
         gesture_windows(classifier_net(), 2, data)  # a 64x64 set for the default 128x128 classifier
+    rendered, source = gesture_windows(net, 2)  # no set given: rendered at the run's 64x64 sensor
+    assert "rendered" in source
+    _check_windows(rendered, net.grid, net.backbone.in_channels, net.model_cfg.input_clip)
 
 
 def test_classifier_run_must_be_a_run(tmp_path):
@@ -59,3 +62,10 @@ def test_classifier_run_must_be_a_run(tmp_path):
 
     with pytest.raises(CheckpointError, match="run.json"):
         classifier_net(tmp_path)
+
+
+def test_cli_bench_sparse_rejects_a_missing_gesture_set(tmp_path, capsys):
+    from edgevision.cli import main
+
+    assert main(["bench", "sparse", "--gesture-data", str(tmp_path / "nope")]) == 2
+    assert "meta.json" in capsys.readouterr().err

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from edgevision.bench.sparse import classifier_backbone
+from edgevision.bench.sparse import classifier_net
 from edgevision.engine import compile_float
 from edgevision.engine.plan import plan_from_backbone
 from edgevision.engine.torch_path import TorchEngine
@@ -65,7 +65,8 @@ def test_real_windows_match_spconv(eye_bb, eye_engine, real_windows):
 
 
 def test_classifier_backbone_matches_spconv():
-    bb, shape, _ = classifier_backbone()
+    net = classifier_net()
+    bb, shape = net.backbone, net.grid
     engine = compile_float(bb, shape)
     rng = np.random.default_rng(4)
     for d in (0.02, 0.2):
