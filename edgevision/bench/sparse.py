@@ -26,9 +26,10 @@ from __future__ import annotations
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -231,14 +232,13 @@ def random_windows(shape: tuple[int, int], channels: int, density: float, n: int
 def time_windows(backbone: Any, shape: tuple[int, int], windows: list[Window], repeats: int) -> dict[str, Any]:
     """Median per-window milliseconds of engine / torch path / spconv / dense, plus sites and MACs."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     from edgevision.engine.cpu import compile_float
     from edgevision.engine.plan import plan_from_backbone
     from edgevision.engine.torch_path import TorchEngine
     from edgevision.nn.dense import DenseBackbone, to_dense
     from edgevision.nn.tensor import SparseTensor
-
-    from threadpoolctl import threadpool_limits
 
     engine = compile_float(backbone, shape).warmup()  # loads the BLAS numba calls, so the limit below reaches it
     tpath = TorchEngine(plan_from_backbone(backbone, *shape))
@@ -345,9 +345,9 @@ def run_gpu_benchmark(
 
     from edgevision.engine.plan import plan_from_backbone
     from edgevision.engine.torch_path import TorchEngine
+    from edgevision.events.tokens import Tokens
     from edgevision.nn.dense import DenseBackbone, to_dense
     from edgevision.nn.inputs import collate_tokens
-    from edgevision.events.tokens import Tokens
 
     dev = torch.device(device)
     torch.backends.cudnn.benchmark = True

@@ -129,7 +129,7 @@ class Engine:
             raise IRError(f"layer {self.plan.output!r} (fc): accumulator overflows int32")
         return out.astype(self.out_dtype, copy=False)
 
-    def warmup(self) -> "Engine":
+    def warmup(self) -> Engine:
         """Compile (or load from numba's cache) and run once on a tiny window."""
         h, w, c = self.input_shape
         self.run(np.array([[0, 0], [h - 1, w - 1]], np.int32)[: 1 + (h * w > 1)],

@@ -6,8 +6,8 @@ from edgevision.engine import compile_ir, kernels
 from edgevision.engine.plan import plan_from_ir
 from edgevision.engine.torch_path import TorchEngine
 from edgevision.ir.random import random_network, random_tokens
-from edgevision.nn import sparse_ops
 from edgevision.ir.schema import Layer, validate
+from edgevision.nn import sparse_ops
 from edgevision.quant.reference import downsample_sites, neighbor_table, run_network
 
 from .conftest import batch
