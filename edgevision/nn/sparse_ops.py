@@ -103,6 +103,22 @@ def conv1x1(feats: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return feats @ weight.t()
 
 
+def grid_cell_sums(
+    feats: torch.Tensor, coords: torch.Tensor, shape: tuple[int, int], batch_size: int, grid: tuple[int, int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-cell feature sums [B * gh * gw, C] and active-site counts [B * gh * gw] of a (gh, gw) grid.
+
+    Site (y, x) lies in cell (y * gh // H, x * gw // W); cells are ordered (batch, cell_y, cell_x).
+    """
+    h, w = shape
+    gh, gw = grid
+    c = coords.long()
+    cell = (c[:, 0] * gh + c[:, 1] * gh // h) * gw + c[:, 2] * gw // w
+    n_cells = batch_size * gh * gw
+    sums = feats.new_zeros(n_cells, feats.shape[1]).index_add(0, cell, feats)
+    return sums, torch.bincount(cell, minlength=n_cells)
+
+
 def grid_pool(
     feats: torch.Tensor,
     coords: torch.Tensor,
@@ -114,11 +130,5 @@ def grid_pool(
 
     Site (y, x) lies in cell (y * gh // H, x * gw // W); an empty cell gives zeros.
     """
-    h, w = shape
-    gh, gw = grid
-    c = coords.long()
-    cell = (c[:, 0] * gh + c[:, 1] * gh // h) * gw + c[:, 2] * gw // w
-    n_cells = batch_size * gh * gw
-    sums = feats.new_zeros(n_cells, feats.shape[1]).index_add(0, cell, feats)
-    counts = torch.bincount(cell, minlength=n_cells).to(feats.dtype).clamp_(min=1)
-    return (sums / counts[:, None]).reshape(batch_size, gh * gw * feats.shape[1])
+    sums, counts = grid_cell_sums(feats, coords, shape, batch_size, grid)
+    return (sums / counts.to(feats.dtype).clamp_(min=1)[:, None]).reshape(batch_size, -1)

@@ -26,17 +26,12 @@ def requantize_t(acc: torch.Tensor, mult: torch.Tensor | int, shift: int, lo: in
 def pool_t(feats: torch.Tensor, coords: torch.Tensor, shape: tuple[int, int], batch_size: int, grid: tuple[int, int],
            mult: torch.Tensor, shift: int, lo: int, hi: int) -> torch.Tensor:
     """Integer grid pool of int64 ``feats`` [N, C] -> [B, gh * gw * C] (ordered cell_y, cell_x, c)."""
-    h, w = shape
-    gh, gw = grid
-    c = coords.long()
-    cell = (c[:, 0] * gh + c[:, 1] * gh // h) * gw + c[:, 2] * gw // w
-    n_cells = batch_size * gh * gw
-    sums = feats.new_zeros(n_cells, feats.shape[1]).index_add_(0, cell, feats)
-    n = torch.bincount(cell, minlength=n_cells)[:, None]
+    sums, n = sparse_ops.grid_cell_sums(feats, coords, shape, batch_size, grid)
+    n = n[:, None]
     den = n.clamp(min=1) << shift
     q = torch.div(sums * mult + (den >> 1), den, rounding_mode="floor")
     q = torch.where(n > 0, q.clamp(lo, hi), torch.zeros_like(q))
-    return q.reshape(batch_size, gh * gw * feats.shape[1])
+    return q.reshape(batch_size, -1)
 
 
 class TorchIntNetwork:
