@@ -22,7 +22,7 @@ def bench_sim(frames: int = 300, out: str | None = None, live_seconds: float = 2
     import torch
 
     from edgevision.atomic import write_text_atomic
-    from edgevision.datasets.threeet import SyntheticEyeCamera
+    from edgevision.sim.eye_camera import SyntheticEyeCamera
     from edgevision.sim.dvs import DVSEmulator
     from edgevision.sim.eye_dataset import EyeScene
     from edgevision.sim.eye_geometry import sample_subject

@@ -14,7 +14,7 @@ after all of the slot's events.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import h5py
 import numpy as np
@@ -24,7 +24,7 @@ from edgevision.datasets.layouts import LABEL_PERIOD_US, SENSOR_SIZE
 from edgevision.errors import DatasetError
 from edgevision.events.core import make_events
 
-__all__ = ["LABEL_PERIOD_US", "SENSOR_SIZE", "SyntheticEyeCamera", "ThreeETPlus", "label_windows", "read_events_h5"]
+__all__ = ["LABEL_PERIOD_US", "SENSOR_SIZE", "ThreeETPlus", "label_windows", "read_events_h5"]
 
 
 def read_events_h5(path: str | Path) -> np.ndarray:
@@ -123,37 +123,3 @@ class ThreeETPlus:
         if self.target_transform is not None:
             labels = self.target_transform(labels)
         return events, labels
-
-
-class SyntheticEyeCamera:
-    """A live synthetic near-eye event camera: ``stream()`` yields ``(events, label_row)`` every 10 ms.
-
-    Events are EVENT_DTYPE (640x480), label rows float32 (x, y, closed) at the end of each slot, as in the
-    generated datasets. Frames are rendered on the fly at a lower adaptive rate than the dataset generator
-    (a frame per 4 px of motion instead of 1.5 px, at least every 10 ms) so that it runs faster than real
-    time on one core; event timestamps are still interpolated between frames.
-    """
-
-    sensor_size = (SENSOR_SIZE[0], SENSOR_SIZE[1], 2)
-
-    def __init__(self, seed: int = 0, subject: int | None = None, params: Any = None) -> None:
-        from edgevision.sim.eye_dataset import LIVE_RATE, EyeScene
-        from edgevision.sim.eye_geometry import sample_subject
-
-        self.seed = seed
-        self.subject_id = subject if subject is not None else seed
-        self._rate = LIVE_RATE
-        ss = np.random.SeedSequence([seed, self.subject_id, 0x11FE])
-        motion_seed, dvs_seed = ss.generate_state(2)
-        self._rng = np.random.default_rng(int(motion_seed))
-        self.scene = EyeScene(sample_subject(self.subject_id), int(dvs_seed))
-        if params is not None:
-            from edgevision.sim.dvs import DVSEmulator
-
-            self.scene.dvs = DVSEmulator(params)
-
-    def stream(self, seconds: float | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Yield one ``(events, label)`` pair per 10 ms for ``seconds`` (forever when None)."""
-        from edgevision.sim.eye_dataset import stream_scene
-
-        yield from stream_scene(self.scene, seconds, self._rng, self._rate)

@@ -137,7 +137,7 @@ class FileSource(ReplaySource):
 
 
 class SyntheticSource(Source):
-    """The built-in labelled near-eye event camera (:class:`edgevision.datasets.threeet.SyntheticEyeCamera`)."""
+    """The built-in labelled near-eye event camera (:class:`edgevision.sim.eye_camera.SyntheticEyeCamera`)."""
 
     name = "synthetic"
     labelled = True
@@ -152,7 +152,7 @@ class SyntheticSource(Source):
         self.sensor_size = tuple(SENSOR_SIZE)
 
     def windows(self) -> Iterator[TrackWindow]:
-        from edgevision.datasets.threeet import SyntheticEyeCamera
+        from edgevision.sim.eye_camera import SyntheticEyeCamera
 
         for i, (events, label) in enumerate(SyntheticEyeCamera(self.seed).stream(self.seconds)):
             yield TrackWindow(i, i * WINDOW_US, (i + 1) * WINDOW_US, events, np.asarray(label, np.float64))
