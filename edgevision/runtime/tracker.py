@@ -157,6 +157,7 @@ class TrackerLoop:
         self.predictions = []
         h = None
         t0 = time.perf_counter()
+        threads = _one_torch_thread() if self.backend.name == "torch" else None
         producer.start()
         try:
             while True:
@@ -174,9 +175,28 @@ class TrackerLoop:
         finally:
             stop.set()
             producer.join(timeout=5.0)
+            if threads is not None:
+                _set_torch_threads(threads)
         if errors:
             raise errors[0]
         return summarize(self.predictions, wq, time.perf_counter() - t0, self.backend.name, sensor)
+
+
+def _one_torch_thread() -> int:
+    """Run torch's intra-op work on the loop thread alone (one window is far too small to split; waking a thread
+    pool per op costs more than it saves); returns the previous thread count."""
+    import torch
+
+    previous = torch.get_num_threads()
+    _set_torch_threads(1)
+    return previous
+
+
+def _set_torch_threads(n: int) -> None:
+    import torch
+
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
 
 
 def summarize(preds: list[Prediction], wq: WindowQueue, wall_s: float, backend: str, sensor: tuple[int, int]) -> dict[str, Any]:

@@ -127,3 +127,18 @@ def test_window_tokens_equal_histogram_tokens(blob_windows):
         np.testing.assert_array_equal(a.coords, b.coords)
         np.testing.assert_array_equal(a.feats, b.feats)
         assert tuple(a.shape) == tuple(b.shape)
+
+
+def test_torch_loop_runs_on_one_intra_op_thread_and_restores_the_count(tiny, blob_windows):
+    model, cfg, _ = tiny
+    backend = make_backend("torch", model=model, input_clip=cfg.input.input_clip)
+    seen = []
+    infer = backend.infer
+    backend.infer = lambda tokens: (seen.append(torch.get_num_threads()), infer(tokens))[1]
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        TrackerLoop(backend, model, cfg).run(ReplaySource(blob_windows(3), SENSOR, realtime=False))
+        assert seen == [1, 1, 1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
