@@ -10,8 +10,6 @@ same function (equal up to float rounding) with:
 * site geometry by index math on a padded dense grid (:mod:`edgevision.nn.window_geometry`, numba: one
   neighbour table and one downsampling per resolution, no batch dimension, no sort or search); inactive
   neighbours point at an all-zero feature row appended to the features;
-* the input clip, all geometry and the first 3x3 conv's gather in one numba call (:meth:`WindowBackbone.forward_counts`:
-  on a loop thread that wakes with cold caches every call and every distinct op costs, ~0.1-0.2 ms per window);
 * convolutions as one gather + ``addmm`` (3x3, 2x2 stride 2, 1x1) or gather + multiply + sum (depthwise);
   the grid pool as one matmul with the window's mean weights.
 
@@ -27,7 +25,7 @@ import torch
 
 from edgevision.nn.backbone import SparseBackbone
 from edgevision.nn.layers import AddNode, ConvNode, PoolNode, fold_bn
-from edgevision.nn.window_geometry import pyramid, pyramid_gather
+from edgevision.nn.window_geometry import pyramid
 
 
 @dataclass
@@ -104,18 +102,13 @@ class WindowBackbone:
                 slot[node.name] = len(slot)
                 res_of[node.name] = res
         self.out_channels = backbone.out_channels
-        first = self.steps[0] if self.steps else None
-        self.fuse_first = (first is not None and first.kind == "conv3x3" and first.src == (0,)
-                           and all(0 not in s.src for s in self.steps[1:]))
 
     def geometry(self, coords: np.ndarray, shape: tuple[int, int]) -> list[_Geometry]:
         """Neighbour tables, downsampling maps and pooling weights of every resolution for the sites ``coords``."""
-        y, x = _site_columns(coords)
-        return self._levels(*pyramid(y, x, int(shape[0]), int(shape[1]), self.n_res, *self.grid), shape)
-
-    def _levels(self, nbr: np.ndarray, taps: np.ndarray, sizes: np.ndarray, pool: np.ndarray,
-                shape: tuple[int, int]) -> list[_Geometry]:
+        yx = np.asarray(coords, np.int64).reshape(-1, 2)
         h, w = int(shape[0]), int(shape[1])
+        nbr, taps, sizes, pool = pyramid(np.ascontiguousarray(yx[:, 0]), np.ascontiguousarray(yx[:, 1]), h, w,
+                                         self.n_res, *self.grid)
         nbr_t, taps_t, n = torch.from_numpy(nbr), torch.from_numpy(taps), sizes.tolist()
         geo = []
         for r in range(self.n_res):
@@ -127,41 +120,21 @@ class WindowBackbone:
 
     def forward(self, coords: np.ndarray, feats: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
         """Feature vector [feature_dim] of one window on an (H, W) grid (``feats`` float32 [N, Ci], clipped)."""
-        return self._run(self.geometry(coords, shape), feats, None)
-
-    def forward_counts(self, coords: np.ndarray, counts: np.ndarray, shape: tuple[int, int], clip: float) -> torch.Tensor:
-        """:meth:`forward` of ``min(counts, clip)`` (the window's raw event counts, float32 [N, Ci]) with the clip,
-        the geometry and the first 3x3 conv's gather in one numba call when the network starts with a 3x3 conv
-        that nothing else reads the input of (else the clip is one NumPy op). Same values as :meth:`forward`."""
-        counts = np.ascontiguousarray(counts, np.float32)
-        if not self.fuse_first:
-            return self.forward(coords, torch.from_numpy(np.minimum(counts, np.float32(clip))), shape)
-        y, x = _site_columns(coords)
-        *levels, gathered = pyramid_gather(y, x, counts, np.float32(clip), int(shape[0]), int(shape[1]), self.n_res,
-                                           *self.grid)
-        return self._run(self._levels(*levels, shape), None, torch.from_numpy(gathered))
-
-    def _run(self, geo: list[_Geometry], feats: torch.Tensor | None, first_gathered: torch.Tensor | None) -> torch.Tensor:
-        """The steps on ``geo``: from the input ``feats``, or (``fuse_first``) from the first conv's gathered input."""
-        acts: list[torch.Tensor | None] = [feats]
+        geo = self.geometry(coords, shape)
+        acts: list[torch.Tensor] = [feats]
         for s in self.steps:
             x = acts[s.src[0]]
             g = geo[s.res]
-            if first_gathered is not None:  # the first step, a 3x3 conv on the input, from its pre-gathered input
-                y = torch.addmm(s.bias, first_gathered, s.weight)
-                first_gathered = None
-            elif s.kind == "conv1x1":
+            n, c = x.shape
+            if s.kind == "conv1x1":
                 y = torch.addmm(s.bias, x, s.weight)
             elif s.kind == "conv3x3":
-                n, c = x.shape
                 gathered = torch.cat([x, x.new_zeros(1, c)]).index_select(0, g.nbr).reshape(n, 9 * c)
                 y = torch.addmm(s.bias, gathered, s.weight)
             elif s.kind == "dw3x3":
-                n, c = x.shape
                 gathered = torch.cat([x, x.new_zeros(1, c)]).index_select(0, g.nbr).reshape(n, 9, c)
                 y = gathered.mul_(s.weight).sum(1).add_(s.bias)
             elif s.kind == "conv2x2":
-                c = x.shape[1]
                 taps = x.new_zeros(g.n_out * 4, c).index_copy_(0, g.taps, x)
                 y = torch.addmm(s.bias, taps.reshape(g.n_out, 4 * c), s.weight)
             elif s.kind == "add":
@@ -175,9 +148,3 @@ class WindowBackbone:
                 y.clamp_(0.0, 6.0)
             acts.append(y)
         return acts[-1]
-
-
-def _site_columns(coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Contiguous int64 y and x columns of [N, 2] (y, x) site coordinates."""
-    yx = np.asarray(coords, np.int64).reshape(-1, 2)
-    return np.ascontiguousarray(yx[:, 0]), np.ascontiguousarray(yx[:, 1])

@@ -95,27 +95,3 @@ def pyramid(y: np.ndarray, x: np.ndarray, h: int, w: int, levels: int, gh: int, 
             y, x = oy, ox
             h, w = (h + 1) // 2, (w + 1) // 2
     return nbr, taps, sizes, pool_weights(y, x, h, w, gh, gw)
-
-
-@njit(cache=True, nogil=True)
-def gather3x3_clipped(feats: np.ndarray, nbr: np.ndarray, clip: np.float32) -> np.ndarray:
-    """[N, 9 * C] float32: row i holds ``min(feats, clip)`` of its 3x3 neighbours ``nbr[i * 9 : i * 9 + 9]`` (zeros
-    where inactive, index N), i.e. the first 3x3 conv's gathered input with the input clip applied on the way."""
-    n, c = feats.shape
-    out = np.zeros((n, 9 * c), np.float32)
-    for i in range(n):
-        for k in range(9):
-            j = nbr[i * 9 + k]
-            if j < n:
-                for ch in range(c):
-                    v = feats[j, ch]
-                    out[i, k * c + ch] = v if v < clip else clip
-    return out
-
-
-@njit(cache=True, nogil=True)
-def pyramid_gather(y: np.ndarray, x: np.ndarray, feats: np.ndarray, clip: np.float32, h: int, w: int, levels: int,
-                   gh: int, gw: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`pyramid` plus :func:`gather3x3_clipped` of the raw window counts on level 0, in one dispatch."""
-    nbr, taps, sizes, pool = pyramid(y, x, h, w, levels, gh, gw)
-    return nbr, taps, sizes, pool, gather3x3_clipped(feats, nbr[0], clip)

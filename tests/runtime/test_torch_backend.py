@@ -138,20 +138,3 @@ def test_window_geometry_matches_the_batched_sparse_ops(shape):
         oy, ox, taps = downsample(y, x, h, w)
         assert np.array_equal(out_coords[:, 1:].numpy(), np.stack([oy, ox], 1).reshape(-1, 2))
         assert np.array_equal((parent * 4 + offset).numpy(), taps)
-
-
-def test_fused_counts_path_is_bit_identical_to_clip_then_forward(eye):
-    """forward_counts (clip + geometry + first gather in one numba call) gives exactly forward(min(counts, clip))."""
-    model, cfg = eye
-    wb = WindowBackbone(model.backbone)
-    assert wb.fuse_first
-    clip = cfg.input.input_clip
-    rng = np.random.default_rng(7)
-    for density in (0.0, 0.02, 0.3):
-        keys = np.flatnonzero(rng.random(SHAPE[0] * SHAPE[1]) < density)
-        coords = np.stack([keys // SHAPE[1], keys % SHAPE[1]], 1).astype(np.int32)
-        counts = rng.integers(0, 3 * int(clip) + 2, (coords.shape[0], wb.in_channels)).astype(np.float32)
-        with torch.inference_mode():
-            fused = wb.forward_counts(coords, counts, SHAPE, clip)
-            plain = wb.forward(coords, torch.from_numpy(np.minimum(counts, clip, dtype=np.float32)), SHAPE)
-        assert torch.equal(fused, plain)
