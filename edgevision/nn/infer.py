@@ -109,12 +109,12 @@ class WindowBackbone:
         h, w = int(shape[0]), int(shape[1])
         nbr, taps, sizes, pool = pyramid(np.ascontiguousarray(yx[:, 0]), np.ascontiguousarray(yx[:, 1]), h, w,
                                          self.n_res, *self.grid)
-        nbr_t, taps_t, n = torch.from_numpy(nbr), torch.from_numpy(taps), sizes.tolist()
+        n, f = sizes.tolist(), torch.from_numpy
         geo = []
-        for r in range(self.n_res):
+        for r in range(self.n_res):  # slices in NumPy: a torch view op costs several us on a cold loop thread
             last = r + 1 == self.n_res
-            geo.append(_Geometry(n[r], (h, w), nbr_t[r, : n[r] * 9], None if last else taps_t[r, : n[r]],
-                                 0 if last else n[r + 1], torch.from_numpy(pool) if last else None))
+            geo.append(_Geometry(n[r], (h, w), f(nbr[r, : n[r] * 9]), None if last else f(taps[r, : n[r]]),
+                                 0 if last else n[r + 1], f(pool) if last else None))
             h, w = -(-h // 2), -(-w // 2)
         return geo
 
