@@ -8,6 +8,11 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+# Read once at import: os.umask can only be read by setting it, which is process-wide and would race with
+# files other threads create meanwhile.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
@@ -26,18 +31,12 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
-        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
+        os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp_path, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def write_bytes_atomic(target: str | os.PathLike, data: bytes) -> None:
