@@ -16,6 +16,7 @@ _LAZY = {
     "stream_count_windows": "edgevision.events.windows",
     "count_histogram": "edgevision.events.representations",
     "window_tokens": "edgevision.events.representations",
+    "WindowTokenizer": "edgevision.events.representations",
     "iter_window_tokens": "edgevision.events.representations",
     "time_surface": "edgevision.events.representations",
     "voxel_grid": "edgevision.events.representations",

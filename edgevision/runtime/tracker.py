@@ -20,9 +20,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from edgevision.events.representations import window_tokens as _batch_tokens
-from edgevision.events.tokens import Tokens
-from edgevision.events.windows import WindowIndex
+from edgevision.events.representations import WindowTokenizer
 from edgevision.runtime.backends import Backend
 from edgevision.runtime.sources import Source, TrackWindow
 
@@ -55,13 +53,6 @@ class Prediction:
         if self.label is not None:
             row["label"] = [float(v) for v in self.label]
         return row
-
-
-def window_tokens(w: TrackWindow, sensor: tuple[int, int], factor: int, time_bins: int) -> Tokens:
-    """The window's tokens (equal to ``histogram_tokens`` over ``[t_start, t_end)``, by the fused numba kernel)."""
-    one = lambda v: np.array([v], np.int64)  # noqa: E731
-    index = WindowIndex(one(w.t_start), one(w.t_end), one(0), one(w.events.shape[0]))
-    return _batch_tokens(w.events, sensor, index, factor=factor, time_bins=time_bins).window(0)
 
 
 class WindowQueue:
@@ -108,6 +99,7 @@ class TrackerLoop:
         self.queue_size = queue_size
         self.predictions: list[Prediction] = []
         self.queue: WindowQueue | None = None  # the current run's hand-over queue (drop counter)
+        self.tokenizer: WindowTokenizer | None = None  # reused across windows of one sensor
 
     def _producer(self, source: Source, wq: WindowQueue, stop: threading.Event, errors: list[BaseException]) -> None:
         try:
@@ -123,9 +115,12 @@ class TrackerLoop:
 
     def step(self, w: TrackWindow, h: Any, sensor: tuple[int, int]) -> tuple[Prediction, Any]:
         """Process one window with GRU state ``h``; returns the prediction and the new state."""
-        c = self.cfg.input
         cpu0 = time.thread_time()
-        tokens = window_tokens(w, sensor, c.downsample, c.time_bins)
+        tz = self.tokenizer
+        if tz is None or tz.sensor != sensor:
+            c = self.cfg.input
+            tz = self.tokenizer = WindowTokenizer(sensor, c.downsample, c.time_bins)
+        tokens = tz(w.events, w.t_start, w.t_end)
         inf = self.backend.infer(tokens)
         o, h = self.head.step(inf.features, h)
         ready = w.ready

@@ -118,11 +118,12 @@ def test_numpy_gru_head_matches_torch_head_step(tiny):
         np.testing.assert_allclose(h_np, h_t[0, 0].numpy(), atol=1e-5)
 
 
-def test_window_tokens_equal_histogram_tokens(blob_windows):
-    from edgevision.runtime.tracker import window_tokens
+def test_window_tokenizer_equals_histogram_tokens(blob_windows):
+    from edgevision.events.representations import WindowTokenizer
 
-    for w in blob_windows(3) + [blob_windows(1, events=0)[0]]:
-        a = window_tokens(w, SENSOR, 8, 2)
+    tz = WindowTokenizer(SENSOR, 8, 2)
+    for w in blob_windows(3) + [blob_windows(1, events=0)[0]] + blob_windows(2):  # counters reset between calls
+        a = tz(w.events, w.t_start, w.t_end)
         b = histogram_tokens(w.events, SENSOR, factor=8, time_bins=2, t_start=w.t_start, t_end=w.t_end)
         np.testing.assert_array_equal(a.coords, b.coords)
         np.testing.assert_array_equal(a.feats, b.feats)
