@@ -1,19 +1,26 @@
-"""One-window float inference of a :class:`~edgevision.nn.backbone.SparseBackbone` with little per-call overhead.
+"""One-window float inference of a :class:`~edgevision.nn.backbone.SparseBackbone` with few PyTorch calls.
 
 The training path (:mod:`edgevision.nn.layers`) is general: batches, autograd, BatchNorm modules, searchsorted
-neighbour lookup. A real-time loop runs one window at a time in eval mode, where most of that is per-call
-overhead on ~200 active sites. :class:`WindowBackbone` is built once from a trained backbone and computes the
-same function (equal up to float rounding) with:
+neighbour lookup. A real-time loop runs one window at a time in eval mode on ~100-500 active sites, where the
+cost is the number of PyTorch calls, not arithmetic: a loop thread that slept until its window was ready wakes
+with cold caches, and then every call costs 10-60 us. :class:`WindowBackbone` is built once from a trained
+backbone and computes the same function (equal up to float rounding) in about 40 calls of 7 kinds:
 
-* BatchNorm (eval statistics) folded into each conv's weight and bias once, weights pre-transposed to [K, Co];
-* activations applied in place (``relu_``, ``clamp_``) on freshly computed outputs;
-* site geometry by index math on a padded dense grid (:mod:`edgevision.nn.window_geometry`, numba: one
-  neighbour table and one downsampling per resolution, no batch dimension, no sort or search); inactive
-  neighbours point at an all-zero feature row appended to the features;
-* convolutions as one gather + ``addmm`` (3x3, 2x2 stride 2, 1x1) or gather + multiply + sum (depthwise);
-  the grid pool as one matmul with the window's mean weights.
+* one numba call (:func:`~edgevision.nn.window_geometry.window_inputs`) prepares the clipped input and the
+  index tables of every resolution;
+* activations are *augmented*: [N + 1, C + 1] with a ones column and an all-zero padding row N. BatchNorm
+  (eval statistics) is folded into each conv, and the bias rides on the ones column as one more weight row,
+  so a conv is a plain ``mm`` that keeps the padding row zero (ReLU / ReLU6, one ``clamp_``, keep 0 and 1);
+* 3x3 submanifold and 2x2 stride-2 convs are one ``index_select`` into the augmented activations (absent
+  neighbours or taps read the padding row) + ``mm``; the 2x2 gather has a fifth tap, one active input, whose
+  ones column carries the bias;
+* a depthwise conv reads a *paired* input (the augmented channels, then as many copies of the ones column,
+  made by the conv before it at no extra call), so ``index_select`` + multiply + one sum applies weights and bias together;
+* a residual add of ``skip + conv(x)`` is one ``addmm`` onto the skip, the conv emitting a zero ones column;
+  the grid pool is one ``mm`` with the window's mean weights.
 
-Geometry depends only on the input sites, so it is computed for every resolution before any feature math.
+Topologies outside that pattern still work: a depthwise conv on another input gets an identity pairing
+``mm``, an add of two other values an ``addmm`` through the identity without the ones column.
 """
 
 from __future__ import annotations
@@ -25,47 +32,56 @@ import torch
 
 from edgevision.nn.backbone import SparseBackbone
 from edgevision.nn.layers import AddNode, ConvNode, PoolNode, fold_bn
-from edgevision.nn.window_geometry import pyramid
+from edgevision.nn.window_geometry import window_inputs
 
-
-@dataclass
-class _Geometry:
-    """Sites of one resolution: ``n`` sites on an (H, W) grid; ``nbr`` [N * 9] neighbour rows (k = (dy + 1) * 3 +
-    dx + 1) into the features padded with a zero row at index N (3x3 ops); ``taps`` [N] rows into the [M * 4, C]
-    tap matrix of the 2x2 stride-2 conv that leaves this resolution (M = ``n_out``); ``pool`` [cells, N] mean
-    weights (last resolution only)."""
-
-    n: int
-    shape: tuple[int, int]
-    nbr: torch.Tensor
-    taps: torch.Tensor | None = None
-    n_out: int = 0
-    pool: torch.Tensor | None = None
+# per conv: (weight taps, gathered rows per output site, the row whose ones column carries the bias)
+_TAPS = {"conv3x3_subm": (9, 9, 4), "conv2x2_s2": (4, 5, 4), "conv1x1": (1, 1, 0)}  # 2x2: four taps + bias tap
+_ACT = {None: None, "relu": (0.0, None), "relu6": (0.0, 6.0)}
 
 
 @dataclass
 class _Step:
-    """One node: ``kind`` in conv3x3 / dw3x3 / conv1x1 / conv2x2 / add / pool; ``src`` input slots, ``res``
-    the resolution index its input lives on, folded ``weight`` / ``bias``, ``act`` relu / relu6 / None."""
+    """``kind`` conv / dw / pool on slot ``src``: gather through index table ``table`` (-1: none) viewed as
+    ``view``, then ``mm`` with the augmented ``weight`` (``addmm`` onto slot ``skip`` when >= 0: a residual
+    add) or, for dw, multiply, sum and ``bias``; ``act`` the (min, max) clamp."""
 
     kind: str
-    src: tuple[int, ...]
-    res: int
+    src: int
     weight: torch.Tensor | None = None
+    table: int = -1
+    view: tuple[int, ...] = ()
+    skip: int = -1
     bias: torch.Tensor | None = None
-    act: str | None = None
+    act: tuple[float, float | None] | None = None
 
 
-def _fold(node: ConvNode) -> tuple[torch.Tensor, torch.Tensor]:
-    """Weight with BatchNorm's eval scale folded in, as [K, Co] (dw: [9, C]); and the folded bias [Co]."""
+def _augmented(node: ConvNode, ones: float) -> torch.Tensor:
+    """[rows * (Ci + 1), Co + 1]: the folded weight per gathered tap, the bias on the ones row of the bias tap and
+    ``ones`` as the output's ones column."""
     w, bias = fold_bn(node)
     co = w.shape[0]
-    w = w.reshape(co, 9).t() if node.op == "dwconv3x3_subm" else w.reshape(co, -1).t()
-    return w.contiguous(), bias.contiguous()
+    taps, rows, bias_tap = _TAPS[node.op]
+    ci = w.numel() // co // taps
+    blocks = torch.zeros(rows, ci + 1, co + 1)
+    blocks[:taps, :ci, :co] = w.reshape(co, -1).t().reshape(taps, ci, co)
+    blocks[bias_tap, ci, :co] = bias
+    blocks[bias_tap, ci, co] = ones
+    return blocks.reshape(-1, co + 1).contiguous()
+
+
+def _augmented_dw(node: ConvNode) -> tuple[torch.Tensor, torch.Tensor]:
+    """Depthwise: [9, C + 1] weights (the centre tap passes the ones column on) and the bias [C + 1] (0 on the
+    ones column), added in proportion to the output's ones column so that the padding row stays zero."""
+    w, bias = fold_bn(node)
+    c = w.shape[0]
+    weight = torch.zeros(9, c + 1)
+    weight[:, :c] = w.reshape(c, 9).t()
+    weight[4, c] = 1.0
+    return weight, torch.cat([bias, bias.new_zeros(1)])
 
 
 class WindowBackbone:
-    """``backbone`` compiled for one window: ``(coords [N, 2] int (y, x) raster order, feats [N, Ci]) -> [F]``.
+    """``backbone`` compiled for one window: ``(coords [N, 2] (y, x) raster order, feats [N, Ci]) -> [F]``.
 
     Eval-mode semantics of the source backbone (BatchNorm running statistics); a snapshot of its weights at
     construction time. Thread-compatible: every call allocates its own buffers.
@@ -76,75 +92,95 @@ class WindowBackbone:
             raise ValueError("WindowBackbone folds BatchNorm running statistics: call backbone.eval() first")
         self.in_channels = backbone.in_channels
         self.feature_dim = backbone.feature_dim
-        slot = {"input": 0}
-        res_of = {"input": 0}
+        self.out_channels = backbone.out_channels
+        nodes = list(backbone.nodes)
+        users: dict[str, list] = {}
+        for node in nodes:
+            for name in node.inputs:
+                users.setdefault(name, []).append(node)
+        only = lambda name, kind: len(users.get(name, [])) == 1 and isinstance(users[name][0], kind)  # noqa: E731
+        slot, res_of, channels = {"input": 0}, {"input": 0}, {"input": backbone.in_channels}
+        deferred: dict[str, ConvNode] = {}  # convs folded into the residual add that reads them
         self.steps: list[_Step] = []
         self.n_res = 1
+
+        def emit(name: str, step: _Step, res: int, ch: int) -> None:
+            self.steps.append(step)
+            slot[name], res_of[name], channels[name] = len(slot), res, ch
+
         with torch.no_grad():
-            for node in backbone.nodes:
-                src = tuple(slot[n] for n in node.inputs)
-                res = res_of[node.inputs[0]]
-                if isinstance(node, ConvNode):
-                    w, b = _fold(node)
-                    kind = {"conv3x3_subm": "conv3x3", "dwconv3x3_subm": "dw3x3", "conv1x1": "conv1x1",
-                            "conv2x2_s2": "conv2x2"}[node.op]
-                    self.steps.append(_Step(kind, src, res, w, b, node.act_name))
-                    if kind == "conv2x2":
+            for node in nodes:
+                res = res_of.get(node.inputs[0], 0)
+                if isinstance(node, ConvNode) and node.op == "dwconv3x3_subm":
+                    w, b = _augmented_dw(node)
+                    step = _Step("dw", slot[node.inputs[0]], w, 2 * res, (-1, 9, node.out_ch + 1), bias=b,
+                                 act=_ACT[node.act_name])
+                    emit(node.name, step, res, node.out_ch)
+                elif isinstance(node, ConvNode) and node.op in _TAPS:
+                    if node.act_name is None and node.op != "conv2x2_s2" and only(node.name, AddNode):
+                        deferred[node.name] = node
+                        res_of[node.name] = res
+                        continue
+                    w = _augmented(node, 1.0)
+                    table = {"conv3x3_subm": 2 * res, "conv1x1": -1, "conv2x2_s2": 2 * res + 1}[node.op]
+                    step = _Step("conv", slot[node.inputs[0]], w, table, (-1, w.shape[0]), act=_ACT[node.act_name])
+                    if node.op == "conv2x2_s2":
                         res = self.n_res
                         self.n_res += 1
+                    emit(node.name, step, res, node.out_ch)
                 elif isinstance(node, AddNode):
-                    self.steps.append(_Step("add", src, res, act=node.act_name))
+                    if len(node.inputs) != 2:
+                        raise TypeError(f"WindowBackbone: add {node.name} must have two inputs")
+                    a, b = node.inputs
+                    if b not in deferred:
+                        a, b = b, a
+                    if b in deferred:  # skip + conv(x): one addmm; the conv emits a zero ones column
+                        conv = deferred.pop(b)
+                        w = _augmented(conv, 0.0)
+                        table = 2 * res_of[conv.inputs[0]] if conv.op == "conv3x3_subm" else -1
+                        step = _Step("conv", slot[conv.inputs[0]], w, table, (-1, w.shape[0]), slot[a])
+                    else:  # a + b: addmm with the identity that drops b's ones column
+                        drop = torch.eye(channels[b] + 1)
+                        drop[-1, -1] = 0.0
+                        step = _Step("conv", slot[b], drop, skip=slot[a])
+                    step.act = _ACT[node.act_name]
+                    emit(node.name, step, res_of[a], channels[a])
                 elif isinstance(node, PoolNode):
-                    self.steps.append(_Step("pool", src, res))
+                    emit(node.name, _Step("pool", slot[node.inputs[0]]), res, channels[node.inputs[0]])
                     self.grid = node.grid
                 else:
                     raise TypeError(f"WindowBackbone: unsupported node {type(node).__name__} ({node.name})")
-                slot[node.name] = len(slot)
-                res_of[node.name] = res
-        self.out_channels = backbone.out_channels
 
-    def geometry(self, coords: np.ndarray, shape: tuple[int, int]) -> list[_Geometry]:
-        """Neighbour tables, downsampling maps and pooling weights of every resolution for the sites ``coords``."""
-        yx = np.asarray(coords, np.int64).reshape(-1, 2)
-        h, w = int(shape[0]), int(shape[1])
-        nbr, taps, sizes, pool = pyramid(np.ascontiguousarray(yx[:, 0]), np.ascontiguousarray(yx[:, 1]), h, w,
-                                         self.n_res, *self.grid)
-        n, f = sizes.tolist(), torch.from_numpy
-        geo = []
-        for r in range(self.n_res):  # slices in NumPy: a torch view op costs several us on a cold loop thread
-            last = r + 1 == self.n_res
-            geo.append(_Geometry(n[r], (h, w), f(nbr[r, : n[r] * 9]), None if last else f(taps[r, : n[r]]),
-                                 0 if last else n[r + 1], f(pool) if last else None))
-            h, w = -(-h // 2), -(-w // 2)
-        return geo
+    def inputs(self, coords: np.ndarray, feats: np.ndarray, shape: tuple[int, int], clip: float
+               ) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:
+        """Augmented input [N + 1, Ci + 1], the index tables (2r: neighbours of resolution r, 2r + 1: 2x2 taps
+        from r into r + 1) and the pool weights [cells, N_last + 1] (see :func:`window_inputs`)."""
+        x0, index, bounds, pool = window_inputs(np.asarray(coords).reshape(-1, 2), np.asarray(feats, np.float32),
+                                                float(clip), int(shape[0]), int(shape[1]), self.n_res, *self.grid)
+        f, b = torch.from_numpy, bounds.tolist()
+        return f(x0), [f(index[b[t] : b[t + 1]]) for t in range(len(b) - 1)], f(pool)
 
-    def forward(self, coords: np.ndarray, feats: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-        """Feature vector [feature_dim] of one window on an (H, W) grid (``feats`` float32 [N, Ci], clipped)."""
-        geo = self.geometry(coords, shape)
-        acts: list[torch.Tensor] = [feats]
+    def forward(self, coords: np.ndarray, feats: np.ndarray, shape: tuple[int, int], clip: float = np.inf
+                ) -> np.ndarray:
+        """Feature vector [feature_dim] float32 of one window on an (H, W) grid; ``feats`` (counts) are clipped
+        at ``clip`` first."""
+        x0, tables, pool = self.inputs(coords, feats, shape, clip)
+        acts = [x0]
         for s in self.steps:
-            x = acts[s.src[0]]
-            g = geo[s.res]
-            n, c = x.shape
-            if s.kind == "conv1x1":
-                y = torch.addmm(s.bias, x, s.weight)
-            elif s.kind == "conv3x3":
-                gathered = torch.cat([x, x.new_zeros(1, c)]).index_select(0, g.nbr).reshape(n, 9 * c)
-                y = torch.addmm(s.bias, gathered, s.weight)
-            elif s.kind == "dw3x3":
-                gathered = torch.cat([x, x.new_zeros(1, c)]).index_select(0, g.nbr).reshape(n, 9, c)
-                y = gathered.mul_(s.weight).sum(1).add_(s.bias)
-            elif s.kind == "conv2x2":
-                taps = x.new_zeros(g.n_out * 4, c).index_copy_(0, g.taps, x)
-                y = torch.addmm(s.bias, taps.reshape(g.n_out, 4 * c), s.weight)
-            elif s.kind == "add":
-                y = x + acts[s.src[1]]
+            x = acts[s.src]
+            if s.table >= 0:
+                x = x.index_select(0, tables[s.table]).view(s.view)
+            if s.kind == "dw":
+                y = torch.sum(x.mul_(s.weight), 1)
+                y = torch.addcmul(y, y[:, -1:], s.bias)
+            elif s.skip >= 0:
+                y = torch.addmm(acts[s.skip], x, s.weight)
+            elif s.kind == "conv":
+                y = torch.mm(x, s.weight)
             else:
-                acts.append(torch.mm(g.pool, x).reshape(-1))
-                continue
-            if s.act == "relu":
-                y.relu_()
-            elif s.act == "relu6":
-                y.clamp_(0.0, 6.0)
+                return torch.mm(pool, x).numpy()[:, :-1].reshape(-1)
+            if s.act is not None:
+                y.clamp_(*s.act)
             acts.append(y)
-        return acts[-1]
+        raise TypeError("WindowBackbone: the backbone has no pool node")
+

@@ -74,8 +74,8 @@ class TorchBackend:
                               "channels (time_bins x 2 polarities): use the checkpoint's input settings")
         with torch.inference_mode():
             if self.impl == "window":
-                feats = torch.from_numpy(np.minimum(tokens.feats, self.input_clip, dtype=np.float32))
-                out = self.window_backbone.forward(tokens.coords, feats, tokens.shape)
+                return Inference(self.window_backbone.forward(tokens.coords, tokens.feats, tokens.shape, self.input_clip),
+                                 time.perf_counter() - t0)
             else:
                 from edgevision.nn.inputs import collate_tokens
 

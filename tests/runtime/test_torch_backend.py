@@ -15,7 +15,7 @@ from edgevision.nn.inputs import collate_tokens
 from edgevision.runtime.backends import make_backend
 from edgevision.runtime.session import resolve
 from edgevision.runtime.sources import SyntheticSource
-from edgevision.runtime.tracker import window_tokens
+from edgevision.events.representations import WindowTokenizer
 
 SHAPE = (60, 80)
 
@@ -53,7 +53,8 @@ def test_equal_to_model_on_camera_windows(eye):
     model, cfg = eye
     src = SyntheticSource(0.15, seed=3, realtime=False)
     wins = list(src)
-    tokens = [window_tokens(w, src.sensor_size, cfg.input.downsample, cfg.input.time_bins) for w in wins]
+    tz = WindowTokenizer(src.sensor_size, cfg.input.downsample, cfg.input.time_bins)
+    tokens = [tz(w.events, w.t_start, w.t_end) for w in wins]
     assert min(t.coords.shape[0] for t in tokens) > 20
     for tk in tokens[::3]:
         _check(model, cfg, tk)
@@ -81,21 +82,29 @@ def test_empty_window_gives_the_models_bias_features(eye):
     """No active sites: every pool cell is empty, so the features are zeros (as in the model)."""
     model, cfg = eye
     wb = WindowBackbone(model.backbone)
-    out = wb.forward(np.zeros((0, 2), np.int32), torch.zeros(0, model.backbone.in_channels), SHAPE)
-    assert torch.equal(out, torch.zeros(model.backbone.feature_dim))
+    out = wb.forward(np.zeros((0, 2), np.int32), np.zeros((0, model.backbone.in_channels), np.float32), SHAPE)
+    assert np.array_equal(out, np.zeros(model.backbone.feature_dim, np.float32))
 
 
-def test_geometry_neighbours_and_downsampling(eye):
+def test_inputs_tables_and_augmented_input(eye):
     model, _ = eye
     wb = WindowBackbone(model.backbone)
     coords = np.array([[0, 0], [0, 1], [1, 1], [3, 4]], np.int32)
-    geo = wb.geometry(coords, (4, 5))
-    nbr = geo[0].nbr.reshape(4, 9).numpy()
-    # site (1, 1): up-left (0, 0) -> 0, up (0, 1) -> 1, itself -> 2, the rest inactive (-> zero row 4)
+    feats = np.array([[1, 2, 3, 40]] * 4, np.float32)
+    x0, tables, pool = wb.inputs(coords, feats, (4, 5), clip=15.0)
+    # the clipped features, a ones column and the zero padding row
+    assert x0.tolist() == [[1, 2, 3, 15, 1]] * 4 + [[0] * 5]
+    assert len(tables) == 2 * wb.n_res - 1 == 7
+    nbr = tables[0].reshape(5, 9).numpy()
+    # site (1, 1): up-left (0, 0) -> 0, up (0, 1) -> 1, itself -> 2, the rest inactive (-> padding row 4)
     assert nbr[2].tolist() == [0, 1, 4, 4, 2, 4, 4, 4, 4]
-    assert nbr[3].tolist() == [4, 4, 4, 4, 3, 4, 4, 4, 4]  # (3, 4): neighbours outside the grid are the zero row
-    assert [g.n for g in geo] == [4, 2, 2, 1] and [g.shape for g in geo] == [(4, 5), (2, 3), (1, 2), (1, 1)]
-    assert geo[0].taps.tolist() == [0, 1, 3, 4 + 2]  # output row * 4 + (y % 2) * 2 + x % 2
+    assert nbr[3].tolist() == [4, 4, 4, 4, 3, 4, 4, 4, 4]  # (3, 4): neighbours outside the grid are the padding row
+    assert nbr[4].tolist() == [4] * 9  # the padding row gathers only the padding row
+    # 2x2 taps into level 0: output (0, 0) has taps (0, 0), (0, 1), (1, 1) and bias tap = the last of them;
+    # output (1, 2) has tap (3, 4) = (1, 0) in its cell; the padding output reads the padding row
+    assert tables[1].reshape(3, 5).tolist() == [[0, 1, 4, 2, 2], [4, 4, 3, 4, 3], [4] * 5]
+    assert [t.numel() for t in tables[0::2]] == [9 * 5, 9 * 3, 9 * 3, 9 * 2]
+    assert pool.shape == (20, 2) and pool[:, -1].abs().sum() == 0 and float(pool.sum()) == 1.0
 
 
 def test_rejects_training_mode_and_wrong_channels(eye):
@@ -110,7 +119,8 @@ def test_rejects_training_mode_and_wrong_channels(eye):
 def test_model_forward_impl_agrees_and_unknown_impl_is_refused(eye):
     model, cfg = eye
     src = SyntheticSource(0.03, seed=5, realtime=False)
-    tk = window_tokens(next(iter(src)), src.sensor_size, cfg.input.downsample, cfg.input.time_bins)
+    w = next(iter(src))
+    tk = WindowTokenizer(src.sensor_size, cfg.input.downsample, cfg.input.time_bins)(w.events, w.t_start, w.t_end)
     fast = make_backend("torch", model=model, input_clip=cfg.input.input_clip).infer(tk).features
     slow = make_backend("torch", model=model, input_clip=cfg.input.input_clip, impl="torch").infer(tk).features
     assert np.abs(fast - slow).max() < 1e-4
@@ -120,21 +130,30 @@ def test_model_forward_impl_agrees_and_unknown_impl_is_refused(eye):
 
 @pytest.mark.parametrize("shape", [(60, 80), (7, 5), (1, 1)])
 def test_window_geometry_matches_the_batched_sparse_ops(shape):
-    """Neighbour table and 2x2 downsampling equal edgevision.nn.sparse_ops on random site sets (odd grids too)."""
+    """Neighbour tables of two resolutions and the 2x2 tap table equal edgevision.nn.sparse_ops on random site
+    sets (odd grids too; the lookup grid is uninitialised memory, so stale entries of earlier calls are met)."""
     from edgevision.nn import sparse_ops
-    from edgevision.nn.window_geometry import downsample, neighbour_table
+    from edgevision.nn.window_geometry import window_inputs
+
+    def neighbours(coords, shape, table):
+        n = coords.shape[0]
+        ref = sparse_ops.subm_neighbors(coords, shape).numpy()
+        got = table.reshape(n + 1, 9)
+        assert np.array_equal(np.where(ref < 0, n, ref), got[:n]) and (got[n] == n).all()
 
     rng = np.random.default_rng(shape[0])
     h, w = shape
-    for density in (0.0, 0.1, 0.5, 1.0):
+    for density in (0.0, 0.1, 0.5, 1.0, 0.3):
         keys = np.flatnonzero(rng.random(h * w) < density)
-        y, x = keys // w, keys % w
         n = keys.shape[0]
-        coords = torch.from_numpy(np.stack([np.zeros(n), y, x], 1).astype(np.int32))
-        ref = sparse_ops.subm_neighbors(coords, shape).numpy()
-        got = neighbour_table(y, x, h, w).reshape(n, 9)
-        assert np.array_equal(np.where(ref < 0, n, ref), got)
+        coords = torch.from_numpy(np.stack([np.zeros(n), keys // w, keys % w], 1).astype(np.int32))
+        _, index, b, _ = window_inputs(coords[:, 1:].numpy(), np.zeros((n, 1), np.float32), np.inf, h, w, 3, 1, 1)
+        neighbours(coords, shape, index[b[0] : b[1]])
         out_coords, parent, offset, _ = sparse_ops.downsample2x2(coords, shape)
-        oy, ox, taps = downsample(y, x, h, w)
-        assert np.array_equal(out_coords[:, 1:].numpy(), np.stack([oy, ox], 1).reshape(-1, 2))
-        assert np.array_equal((parent * 4 + offset).numpy(), taps)
+        m = out_coords.shape[0]
+        taps = index[b[1] : b[2]].reshape(m + 1, 5)
+        expect = np.full((m + 1, 4), n)
+        expect[parent.numpy(), offset.numpy()] = np.arange(n)
+        assert np.array_equal(taps[:, :4], expect)
+        assert all(parent[taps[j, 4]] == j for j in range(m)) and taps[m, 4] == n  # the bias tap is an own input
+        neighbours(out_coords, (-(-h // 2), -(-w // 2)), index[b[2] : b[3]])
