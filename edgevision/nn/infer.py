@@ -4,7 +4,7 @@ The training path (:mod:`edgevision.nn.layers`) is general: batches, autograd, B
 neighbour lookup. A real-time loop runs one window at a time in eval mode on ~100-500 active sites, where the
 cost is the number of PyTorch calls, not arithmetic: a loop thread that slept until its window was ready wakes
 with cold caches, and then every call costs 10-60 us. :class:`WindowBackbone` is built once from a trained
-backbone and computes the same function (equal up to float rounding) in about 40 calls of 7 kinds:
+backbone and computes the same function (equal up to float rounding) in about 40 calls:
 
 * one numba call (:func:`~edgevision.nn.window_geometry.window_inputs`) prepares the clipped input and the
   index tables of every resolution;
@@ -14,13 +14,10 @@ backbone and computes the same function (equal up to float rounding) in about 40
 * 3x3 submanifold and 2x2 stride-2 convs are one ``index_select`` into the augmented activations (absent
   neighbours or taps read the padding row) + ``mm``; the 2x2 gather has a fifth tap, one active input, whose
   ones column carries the bias;
-* a depthwise conv reads a *paired* input (the augmented channels, then as many copies of the ones column,
-  made by the conv before it at no extra call), so ``index_select`` + multiply + one sum applies weights and bias together;
-* a residual add of ``skip + conv(x)`` is one ``addmm`` onto the skip, the conv emitting a zero ones column;
-  the grid pool is one ``mm`` with the window's mean weights.
-
-Topologies outside that pattern still work: a depthwise conv on another input gets an identity pairing
-``mm``, an add of two other values an ``addmm`` through the identity without the ones column.
+* a depthwise conv is ``index_select`` + multiply + sum, its bias added in proportion to the output's ones
+  column (zero on the padding row);
+* a residual add of ``skip + conv(x)`` (the conv's only use) is one ``addmm`` onto the skip, the conv emitting
+  a zero ones column; the grid pool is one ``mm`` with the window's mean weights.
 """
 
 from __future__ import annotations
@@ -100,13 +97,19 @@ class WindowBackbone:
                 users.setdefault(name, []).append(node)
         only = lambda name, kind: len(users.get(name, [])) == 1 and isinstance(users[name][0], kind)  # noqa: E731
         slot, res_of, channels = {"input": 0}, {"input": 0}, {"input": backbone.in_channels}
-        deferred: dict[str, ConvNode] = {}  # convs folded into the residual add that reads them
+        deferred: dict[str, ConvNode] = {}  # convs folded into the residual add that reads them (no act)
         self.steps: list[_Step] = []
         self.n_res = 1
 
         def emit(name: str, step: _Step, res: int, ch: int) -> None:
             self.steps.append(step)
             slot[name], res_of[name], channels[name] = len(slot), res, ch
+
+        def conv_step(node: ConvNode, ones: float, skip: int = -1) -> _Step:
+            w = _augmented(node, ones)
+            r = res_of[node.inputs[0]]
+            table = {"conv3x3_subm": 2 * r, "conv1x1": -1, "conv2x2_s2": 2 * r + 1}[node.op]
+            return _Step("conv", slot[node.inputs[0]], w, table, (-1, w.shape[0]), skip, act=_ACT[node.act_name])
 
         with torch.no_grad():
             for node in nodes:
@@ -119,32 +122,21 @@ class WindowBackbone:
                 elif isinstance(node, ConvNode) and node.op in _TAPS:
                     if node.act_name is None and node.op != "conv2x2_s2" and only(node.name, AddNode):
                         deferred[node.name] = node
-                        res_of[node.name] = res
                         continue
-                    w = _augmented(node, 1.0)
-                    table = {"conv3x3_subm": 2 * res, "conv1x1": -1, "conv2x2_s2": 2 * res + 1}[node.op]
-                    step = _Step("conv", slot[node.inputs[0]], w, table, (-1, w.shape[0]), act=_ACT[node.act_name])
+                    step = conv_step(node, 1.0)
                     if node.op == "conv2x2_s2":
                         res = self.n_res
                         self.n_res += 1
                     emit(node.name, step, res, node.out_ch)
                 elif isinstance(node, AddNode):
-                    if len(node.inputs) != 2:
-                        raise TypeError(f"WindowBackbone: add {node.name} must have two inputs")
-                    a, b = node.inputs
-                    if b not in deferred:
-                        a, b = b, a
-                    if b in deferred:  # skip + conv(x): one addmm; the conv emits a zero ones column
-                        conv = deferred.pop(b)
-                        w = _augmented(conv, 0.0)
-                        table = 2 * res_of[conv.inputs[0]] if conv.op == "conv3x3_subm" else -1
-                        step = _Step("conv", slot[conv.inputs[0]], w, table, (-1, w.shape[0]), slot[a])
-                    else:  # a + b: addmm with the identity that drops b's ones column
-                        drop = torch.eye(channels[b] + 1)
-                        drop[-1, -1] = 0.0
-                        step = _Step("conv", slot[b], drop, skip=slot[a])
+                    conv = [deferred.pop(n) for n in node.inputs if n in deferred]
+                    if len(node.inputs) != 2 or len(conv) != 1:
+                        raise TypeError(f"WindowBackbone: add {node.name} must add a conv used only there to another "
+                                        "value (as in an inverted residual block)")
+                    skip = next(n for n in node.inputs if n != conv[0].name)
+                    step = conv_step(conv[0], 0.0, slot[skip])  # skip + conv(x) in one addmm
                     step.act = _ACT[node.act_name]
-                    emit(node.name, step, res_of[a], channels[a])
+                    emit(node.name, step, res_of[skip], channels[skip])
                 elif isinstance(node, PoolNode):
                     emit(node.name, _Step("pool", slot[node.inputs[0]]), res, channels[node.inputs[0]])
                     self.grid = node.grid
