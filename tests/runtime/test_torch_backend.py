@@ -116,6 +116,20 @@ def test_rejects_training_mode_and_wrong_channels(eye):
         backend.infer(Tokens(np.zeros((1, 2), np.int32), np.ones((1, 3), np.float32), SHAPE))
 
 
+def test_refuses_an_add_it_cannot_fold(eye):
+    """A residual add must be skip + a conv used only there; anything else is refused by name, not mis-computed."""
+    import copy
+
+    from edgevision.nn.layers import AddNode
+
+    model, _ = eye
+    backbone = copy.deepcopy(model.backbone)
+    add = next(n for n in backbone.nodes if isinstance(n, AddNode))
+    add.inputs = [add.inputs[0], add.inputs[0]]  # x + x: no conv to fold
+    with pytest.raises(TypeError, match=add.name):
+        WindowBackbone(backbone)
+
+
 def test_model_forward_impl_agrees_and_unknown_impl_is_refused(eye):
     model, cfg = eye
     src = SyntheticSource(0.03, seed=5, realtime=False)
