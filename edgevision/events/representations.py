@@ -160,6 +160,15 @@ _PACKED_MAX = 0xFFFF  # windows with at most this many events count OFF | ON << 
 
 
 @njit(cache=True, nogil=True)
+def _time_bin(t, t0, span, bins):  # pragma: no cover
+    """Time bin ``clip((t - t0) * bins // span, 0, bins - 1)`` of ``t`` and the range ``[lo, hi)`` of times in it."""
+    tb = min(max((t - t0) * bins // span, 0), bins - 1)
+    lo = t0 + (tb * span + bins - 1) // bins if tb > 0 else np.iinfo(np.int64).min
+    hi = t0 + ((tb + 1) * span + bins - 1) // bins if tb < bins - 1 else np.iinfo(np.int64).max
+    return tb, lo, hi
+
+
+@njit(cache=True, nogil=True)
 def _count_fast(events, a, b, width, height, packed, bitmap):  # pragma: no cover
     """Hot path (factor 1, one time bin, packed counters); returns -1, or the index of an event off the sensor."""
     x, y, p = events["x"], events["y"], events["p"]
@@ -193,9 +202,7 @@ def _count_general(events, a, b, t0, span, width, height, xcell, ycell, bins, us
         if bins > 1:
             ti = t[i]
             if ti < lo or ti >= hi:
-                tb = min(max((ti - t0) * bins // span, 0), bins - 1)
-                lo = t0 + (tb * span + bins - 1) // bins if tb > 0 else np.iinfo(np.int64).min
-                hi = t0 + ((tb + 1) * span + bins - 1) // bins if tb < bins - 1 else np.iinfo(np.int64).max
+                tb, lo, hi = _time_bin(ti, t0, span, bins)
             slot = cell * bins + tb
         if use_wide:
             wide[slot * 2 + np.int64(p[i])] += 1
@@ -218,9 +225,7 @@ def _count_shift(events, a, b, t0, span, width, height, shift, gw, bins, packed,
         cell = (yi >> shift) * gw + (xi >> shift)
         ti = t[i]
         if ti < lo or ti >= hi:
-            tb = min(max((ti - t0) * bins // span, 0), bins - 1)
-            lo = t0 + (tb * span + bins - 1) // bins if tb > 0 else np.iinfo(np.int64).min
-            hi = t0 + ((tb + 1) * span + bins - 1) // bins if tb < bins - 1 else np.iinfo(np.int64).max
+            tb, lo, hi = _time_bin(ti, t0, span, bins)
         packed[cell * bins + tb] += np.uint32(1) << np.uint32(16 * p[i])
         bitmap[cell >> 6] |= np.uint64(1) << np.uint64(cell & 63)
     return -1

@@ -12,6 +12,7 @@ from edgevision.events.representations import (
     time_surface,
     voxel_grid,
     window_tokens,
+    WindowTokenizer,
 )
 from edgevision.events.windows import count_windows, iter_windows, time_windows
 
@@ -180,3 +181,20 @@ def test_iter_window_tokens_reuses_counters_across_batches(factor, bins):
     for k, tok in enumerate(parts):
         np.testing.assert_array_equal(tok.coords, whole.window(k).coords)
         np.testing.assert_array_equal(tok.feats, whole.window(k).feats)
+
+
+@pytest.mark.parametrize("factor", [1, 3, 8])
+@pytest.mark.parametrize("bins", [1, 2, 3, 7])
+def test_window_tokenizer_equals_histogram_tokens_in_any_time_order(factor, bins):
+    """One tokenizer over many windows (counters reused), times unsorted and outside [t_start, t_end) too: the
+    per-bin time ranges the count loops keep must give exactly histogram_tokens' bins."""
+    rng = np.random.default_rng(factor * 10 + bins)
+    tz = WindowTokenizer((64, 48), factor, bins)
+    for trial in range(12):
+        n = int(rng.integers(0, 3000))
+        ev = make_events(rng.integers(-50, 1100, n), rng.integers(0, 64, n), rng.integers(0, 48, n), rng.integers(0, 2, n))
+        if trial % 2:
+            ev = ev[np.argsort(ev["t"], kind="stable")]
+        a = tz(ev, 0, 1000)
+        b = histogram_tokens(ev, (64, 48), factor=factor, time_bins=bins, t_start=0, t_end=1000)
+        assert np.array_equal(a.coords, b.coords) and np.array_equal(a.feats, b.feats) and a.shape == b.shape
