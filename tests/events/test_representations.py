@@ -5,6 +5,7 @@ from events_testdata import SENSOR, random_events
 from edgevision.errors import EventValidationError
 from edgevision.events import histogram_tokens, make_events, tokens_to_dense
 from edgevision.events.representations import (
+    WindowTokenizer,
     count_histogram,
     downsample,
     iter_window_tokens,
@@ -12,7 +13,6 @@ from edgevision.events.representations import (
     time_surface,
     voxel_grid,
     window_tokens,
-    WindowTokenizer,
 )
 from edgevision.events.windows import count_windows, iter_windows, time_windows
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from edgevision.errors import ConfigError
+from edgevision.events.representations import WindowTokenizer
 from edgevision.events.tokens import Tokens
 from edgevision.nn.config import load_config
 from edgevision.nn.eye_model import EyeTracker
@@ -15,7 +16,6 @@ from edgevision.nn.inputs import collate_tokens
 from edgevision.runtime.backends import make_backend
 from edgevision.runtime.session import resolve
 from edgevision.runtime.sources import SyntheticSource
-from edgevision.events.representations import WindowTokenizer
 
 SHAPE = (60, 80)
 
