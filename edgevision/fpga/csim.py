@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgevision.cache import cache_dir
 from edgevision.errors import BackendError
 from edgevision.fpga.hwgraph import HwGraph
 from edgevision.ir.stream import pack_tokens, unpack_output
@@ -34,11 +35,6 @@ def ap_types_dir() -> Path:
     return d
 
 
-def cache_dir() -> Path:
-    root = os.environ.get("EDGEVISION_CACHE") or Path.home() / ".cache" / "edgevision"
-    return Path(root) / "csim"
-
-
 def build_library(project: str | Path) -> Path:
     """Compile ``project`` (written by :func:`edgevision.fpga.codegen.write_project`) once per content hash."""
     project = Path(project)
@@ -50,7 +46,7 @@ def build_library(project: str | Path) -> Path:
     for f in files:
         h.update(f.relative_to(project).as_posix().encode())
         h.update(f.read_bytes())
-    lib = cache_dir() / f"libedgevision_{h.hexdigest()[:20]}.so"
+    lib = cache_dir("csim") / f"libedgevision_{h.hexdigest()[:20]}.so"
     if lib.is_file():
         return lib
     lib.parent.mkdir(parents=True, exist_ok=True)

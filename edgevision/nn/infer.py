@@ -23,6 +23,7 @@ backbone and computes the same function (equal up to float rounding) in about 40
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -81,10 +82,12 @@ class WindowBackbone:
     """``backbone`` compiled for one window: ``(coords [N, 2] (y, x) raster order, feats [N, Ci]) -> [F]``.
 
     Eval-mode semantics of the source backbone (BatchNorm running statistics); a snapshot of its weights at
-    construction time. Thread-compatible: every call allocates its own buffers.
+    construction time. Thread-compatible: every call allocates its own buffers. ``native`` runs the step loop
+    in C++ (:mod:`edgevision.nn.window_native`, built on first use) when it can be built; ``plan`` is None
+    when the Python loop runs.
     """
 
-    def __init__(self, backbone: SparseBackbone) -> None:
+    def __init__(self, backbone: SparseBackbone, native: bool = True) -> None:
         if backbone.training:
             raise ValueError("WindowBackbone folds BatchNorm running statistics: call backbone.eval() first")
         self.in_channels = backbone.in_channels
@@ -142,21 +145,34 @@ class WindowBackbone:
                     self.grid = node.grid
                 else:
                     raise TypeError(f"WindowBackbone: unsupported node {type(node).__name__} ({node.name})")
+        self.plan = self._compile() if native else None
+
+    def _arrays(self, coords: np.ndarray, feats: np.ndarray, shape: tuple[int, int], clip: float
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        return window_inputs(np.asarray(coords).reshape(-1, 2), np.asarray(feats, np.float32), float(clip),
+                             int(shape[0]), int(shape[1]), self.n_res, *self.grid)
 
     def inputs(self, coords: np.ndarray, feats: np.ndarray, shape: tuple[int, int], clip: float
                ) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:
         """Augmented input [N + 1, Ci + 1], the index tables (2r: neighbours of resolution r, 2r + 1: 2x2 taps
         from r into r + 1) and the pool weights [cells, N_last + 1] (see :func:`window_inputs`)."""
-        x0, index, bounds, pool = window_inputs(np.asarray(coords).reshape(-1, 2), np.asarray(feats, np.float32),
-                                                float(clip), int(shape[0]), int(shape[1]), self.n_res, *self.grid)
+        x0, index, bounds, pool = self._arrays(coords, feats, shape, clip)
         f, b = torch.from_numpy, bounds.tolist()
         return f(x0), [f(index[b[t] : b[t + 1]]) for t in range(len(b) - 1)], f(pool)
 
     def forward(self, coords: np.ndarray, feats: np.ndarray, shape: tuple[int, int], clip: float = np.inf
                 ) -> np.ndarray:
         """Feature vector [feature_dim] float32 of one window on an (H, W) grid; ``feats`` (counts) are clipped
-        at ``clip`` first."""
-        x0, tables, pool = self.inputs(coords, feats, shape, clip)
+        at ``clip`` first. Runs the compiled step loop when it is built (``native``), else the Python one."""
+        if self.plan is not None:
+            f = torch.from_numpy
+            x0, index, bounds, pool = self._arrays(coords, feats, shape, clip)
+            return self.plan.forward(f(x0), f(index), f(bounds), f(pool)).numpy()
+        with torch.inference_mode():
+            return self._forward_python(*self.inputs(coords, feats, shape, clip))
+
+    def _forward_python(self, x0: torch.Tensor, tables: list[torch.Tensor], pool: torch.Tensor) -> np.ndarray:
+        """The step loop, one PyTorch call from Python per op (``window_forward.cpp`` issues the same ops)."""
         acts = [x0]
         for s in self.steps:
             x = acts[s.src]
@@ -176,3 +192,17 @@ class WindowBackbone:
             acts.append(y)
         raise TypeError("WindowBackbone: the backbone has no pool node")
 
+    def _compile(self) -> Any:
+        """The steps as a ``WindowPlan`` of the C++ extension, or None when it cannot be built here."""
+        from edgevision.nn import window_native
+
+        module = window_native.load()
+        if module is None:
+            return None
+        plan = module.WindowPlan()
+        empty = torch.empty(0)
+        for s in self.steps:
+            act = 0 if s.act is None else 1 if s.act[1] is None else 2
+            plan.add({"conv": 0, "dw": 1, "pool": 2}[s.kind], s.src, s.table, list(s.view),
+                     empty if s.weight is None else s.weight, empty if s.bias is None else s.bias, s.skip, act)
+        return plan

@@ -72,16 +72,14 @@ class TorchBackend:
         if tokens.feats.ndim != 2 or tokens.feats.shape[1] != self.in_channels:
             raise ConfigError(f"window features {tokens.feats.shape} do not match the model's {self.in_channels} input "
                               "channels (time_bins x 2 polarities): use the checkpoint's input settings")
-        with torch.inference_mode():
-            if self.impl == "window":
-                return Inference(self.window_backbone.forward(tokens.coords, tokens.feats, tokens.shape, self.input_clip),
-                                 time.perf_counter() - t0)
-            else:
-                from edgevision.nn.inputs import collate_tokens
+        if self.impl == "window":
+            vec = self.window_backbone.forward(tokens.coords, tokens.feats, tokens.shape, self.input_clip)
+            return Inference(vec, time.perf_counter() - t0)
+        from edgevision.nn.inputs import collate_tokens
 
-                out = self.model.backbone(collate_tokens([tokens], self.input_clip), impl=self.impl)[0]
-            vec = out.numpy().astype(np.float32, copy=False)
-        return Inference(vec, time.perf_counter() - t0)
+        with torch.inference_mode():
+            out = self.model.backbone(collate_tokens([tokens], self.input_clip), impl=self.impl)[0]
+        return Inference(out.numpy().astype(np.float32, copy=False), time.perf_counter() - t0)
 
 
 class _IRBackend:

@@ -130,6 +130,43 @@ def test_refuses_an_add_it_cannot_fold(eye):
         WindowBackbone(backbone)
 
 
+def test_compiled_step_loop_equals_the_python_one(eye):
+    """window_forward.cpp issues the same ATen ops in the same order: bit-identical features, edge cases too."""
+    model, cfg = eye
+    native, python = WindowBackbone(model.backbone), WindowBackbone(model.backbone, native=False)
+    assert native.plan is not None and python.plan is None  # g++ and ninja are dependencies of the test setup
+    src = SyntheticSource(0.1, seed=4, realtime=False)
+    tz = WindowTokenizer(src.sensor_size, cfg.input.downsample, cfg.input.time_bins)
+    windows = [tz(w.events, w.t_start, w.t_end) for w in src]
+    rng = np.random.default_rng(2)
+    windows += [Tokens(np.zeros((0, 2), np.int32), np.zeros((0, 4), np.float32), SHAPE),
+                Tokens(np.array([[SHAPE[0] - 1, 0]], np.int32), rng.integers(0, 30, (1, 4)).astype(np.float32), SHAPE)]
+    for tk in windows:
+        a = native.forward(tk.coords, tk.feats, tk.shape, cfg.input.input_clip)
+        b = python.forward(tk.coords, tk.feats, tk.shape, cfg.input.input_clip)
+        assert np.array_equal(a, b)
+
+
+def test_without_a_compiler_the_python_loop_serves_and_says_why(eye, monkeypatch):
+    import torch.utils.cpp_extension
+
+    from edgevision.nn import window_native
+
+    def no_compiler(**kwargs):
+        raise RuntimeError("Ninja is required to load C++ extensions")
+
+    window_native.load.cache_clear()
+    monkeypatch.setattr(torch.utils.cpp_extension, "load", no_compiler)
+    try:
+        with pytest.warns(RuntimeWarning, match="Ninja is required.*Python step loop.*Install g\\+\\+ and ninja"):
+            wb = WindowBackbone(eye[0].backbone)
+    finally:
+        window_native.load.cache_clear()
+    assert wb.plan is None
+    out = wb.forward(np.array([[3, 4]], np.int32), np.ones((1, 4), np.float32), SHAPE)
+    assert out.shape == (eye[0].backbone.feature_dim,)
+
+
 def test_model_forward_impl_agrees_and_unknown_impl_is_refused(eye):
     model, cfg = eye
     src = SyntheticSource(0.03, seed=5, realtime=False)
