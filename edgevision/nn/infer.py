@@ -165,9 +165,7 @@ class WindowBackbone:
         """Feature vector [feature_dim] float32 of one window on an (H, W) grid; ``feats`` (counts) are clipped
         at ``clip`` first. Runs the compiled step loop when it is built (``native``), else the Python one."""
         if self.plan is not None:
-            f = torch.from_numpy
-            x0, index, bounds, pool = self._arrays(coords, feats, shape, clip)
-            return self.plan.forward(f(x0), f(index), f(bounds), f(pool)).numpy()
+            return self.plan.forward(*self._arrays(coords, feats, shape, clip))
         with torch.inference_mode():
             return self._forward_python(*self.inputs(coords, feats, shape, clip))
 

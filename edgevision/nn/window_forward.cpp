@@ -1,8 +1,10 @@
 // The per-window step loop of edgevision.nn.infer.WindowBackbone in C++ over ATen: the same PyTorch ops in the
 // same order (equal results), without a Python call, argument parse and dispatch from Python per op.
 // Built once per source hash by edgevision.nn.window_native (torch.utils.cpp_extension).
+#include <pybind11/numpy.h>
 #include <torch/extension.h>
 
+#include <cstring>
 #include <vector>
 
 namespace {
@@ -14,6 +16,9 @@ struct Step {
   torch::Tensor weight, bias;
 };
 
+using F32 = py::array_t<float, py::array::c_style | py::array::forcecast>;
+using I64 = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
+
 class WindowPlan {
  public:
   void add(int64_t kind, int64_t src, int64_t table, std::vector<int64_t> view, torch::Tensor weight,
@@ -21,12 +26,30 @@ class WindowPlan {
     steps_.push_back(Step{kind, src, table, skip, act, std::move(view), std::move(weight), std::move(bias)});
   }
 
-  // x0 [N + 1, C + 1] augmented input; index tables t in index[bounds[t]:bounds[t + 1]]; pool [cells, N_last + 1].
-  torch::Tensor forward(const torch::Tensor& x0, const torch::Tensor& index, const torch::Tensor& bounds,
-                        const torch::Tensor& pool) const {
-    c10::InferenceMode guard;
-    TORCH_CHECK(bounds.dtype() == torch::kInt64 && bounds.is_contiguous(), "WindowPlan: bounds must be int64");
-    const int64_t* b = bounds.data_ptr<int64_t>();
+  // The NumPy arrays of edgevision.nn.window_geometry.window_inputs, wrapped without copies (no Python call
+  // per array): x0 [N + 1, C + 1] augmented input; index tables t in index[bounds[t]:bounds[t + 1]]; pool
+  // [cells, N_last + 1]. Returns the feature vector as a new NumPy array.
+  py::array_t<float> forward(const F32& x0, const I64& index, const I64& bounds, const F32& pool) const {
+    TORCH_CHECK(x0.ndim() == 2 && pool.ndim() == 2 && index.ndim() == 1 && bounds.ndim() == 1,
+                "WindowPlan: x0 and pool must be 2-D, index and bounds 1-D");
+    torch::Tensor out;
+    {
+      c10::InferenceMode guard;
+      out = run(wrap(x0), torch::from_blob(const_cast<int64_t*>(index.data()), {index.shape(0)}, torch::kInt64),
+                bounds.data(), bounds.shape(0), wrap(pool));
+    }
+    py::array_t<float> result(out.numel());
+    std::memcpy(result.mutable_data(), out.data_ptr<float>(), sizeof(float) * out.numel());
+    return result;
+  }
+
+ private:
+  static torch::Tensor wrap(const F32& a) {
+    return torch::from_blob(const_cast<float*>(a.data()), {a.shape(0), a.shape(1)}, torch::kFloat32);
+  }
+
+  torch::Tensor run(const torch::Tensor& x0, const torch::Tensor& index, const int64_t* b, int64_t n_bounds,
+                    const torch::Tensor& pool) const {
     std::vector<torch::Tensor> acts;
     acts.reserve(steps_.size() + 1);
     acts.push_back(x0);
@@ -34,10 +57,10 @@ class WindowPlan {
       torch::Tensor x = acts[s.src];
       if (s.kind == 2) {
         torch::Tensor out = torch::mm(pool, x);
-        return out.narrow(1, 0, out.size(1) - 1).reshape({-1});
+        return out.narrow(1, 0, out.size(1) - 1).contiguous();
       }
       if (s.table >= 0) {
-        TORCH_CHECK(s.table + 1 < bounds.numel(), "WindowPlan: index table ", s.table, " missing");
+        TORCH_CHECK(s.table + 1 < n_bounds, "WindowPlan: index table ", s.table, " missing");
         x = x.index_select(0, index.narrow(0, b[s.table], b[s.table + 1] - b[s.table])).view(s.view);
       }
       torch::Tensor y;
@@ -59,7 +82,6 @@ class WindowPlan {
     TORCH_CHECK(false, "WindowPlan: the plan has no pool step");
   }
 
- private:
   std::vector<Step> steps_;
 };
 
