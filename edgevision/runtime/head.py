@@ -16,10 +16,21 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def _gru_head_step(f: np.ndarray, h: np.ndarray, w_ih_t: np.ndarray, w_hh_t: np.ndarray, b_ih: np.ndarray,
-                   b_hh: np.ndarray, w_out: np.ndarray, b_out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(out, new h). Matrix-vector products as axpy loops over the transposed weights (contiguous rows,
-    vectorized; zero features skipped), no BLAS call; sigmoid as ``0.5 * (1 + tanh(0.5 x))`` (overflow-free)."""
+def _recurrent(h: np.ndarray, w_hh_t: np.ndarray, b_hh: np.ndarray) -> np.ndarray:
+    """``W_hh h + b_hh`` as axpy loops over the transposed weight (contiguous rows, vectorized)."""
+    gh = b_hh.copy()
+    for j in range(h.shape[0]):
+        hj = h[j]
+        for i in range(gh.shape[0]):
+            gh[i] += hj * w_hh_t[j, i]
+    return gh
+
+
+@njit(cache=True, nogil=True)
+def _gru_head_step(f: np.ndarray, h: np.ndarray, gh: np.ndarray, w_ih_t: np.ndarray, b_ih: np.ndarray,
+                   w_out: np.ndarray, b_out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(out, new h) given the recurrent term ``gh``. ``W_ih f`` as axpy loops (zero features skipped), no BLAS
+    call; sigmoid as ``0.5 * (1 + tanh(0.5 x))`` (overflow-free)."""
     hid = h.shape[0]
     gi = b_ih.copy()
     for j in range(f.shape[0]):
@@ -27,11 +38,6 @@ def _gru_head_step(f: np.ndarray, h: np.ndarray, w_ih_t: np.ndarray, w_hh_t: np.
         if fj != 0:
             for i in range(3 * hid):
                 gi[i] += fj * w_ih_t[j, i]
-    gh = b_hh.copy()
-    for j in range(hid):
-        hj = h[j]
-        for i in range(3 * hid):
-            gh[i] += hj * w_hh_t[j, i]
     new = np.empty(hid, np.float32)
     half, one = np.float32(0.5), np.float32(1.0)
     for j in range(hid):
@@ -66,8 +72,18 @@ class GRUHead:
         return cls(f(gru.weight_ih_l0), f(gru.weight_hh_l0), f(gru.bias_ih_l0), f(gru.bias_hh_l0),
                    f(head.weight), f(head.bias))
 
-    def step(self, features: np.ndarray, h: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def recurrent(self, h: np.ndarray | None) -> np.ndarray:
+        """``W_hh h + b_hh``, the part of the next step that depends only on the state: a loop computes it after
+        one window's output, while it waits for the next window, and hands it to :meth:`step`."""
         if h is None:
-            h = np.zeros(self.hidden, np.float32)
-        return _gru_head_step(np.ascontiguousarray(features, np.float32), np.ascontiguousarray(h, np.float32),
-                              self.w_ih_t, self.w_hh_t, self.b_ih, self.b_hh, self.w_out, self.b_out)
+            return self.b_hh.copy()
+        return _recurrent(np.ascontiguousarray(h, np.float32), self.w_hh_t, self.b_hh)
+
+    def step(self, features: np.ndarray, h: np.ndarray | None, gh: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """(out, new h); ``gh`` = :meth:`recurrent` of ``h`` when computed ahead."""
+        if gh is None:
+            gh = self.recurrent(h)
+        h = np.zeros(self.hidden, np.float32) if h is None else np.ascontiguousarray(h, np.float32)
+        return _gru_head_step(np.ascontiguousarray(features, np.float32), h, gh, self.w_ih_t, self.b_ih,
+                              self.w_out, self.b_out)

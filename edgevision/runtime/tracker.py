@@ -113,8 +113,9 @@ class TrackerLoop:
         finally:
             wq.put(_END, stop)
 
-    def step(self, w: TrackWindow, h: Any, sensor: tuple[int, int]) -> tuple[Prediction, Any]:
-        """Process one window with GRU state ``h``; returns the prediction and the new state."""
+    def step(self, w: TrackWindow, h: Any, sensor: tuple[int, int], gh: Any = None) -> tuple[Prediction, Any]:
+        """Process one window with GRU state ``h`` (``gh``: its recurrent term, computed ahead); returns the
+        prediction and the new state."""
         cpu0 = time.thread_time()
         tz = self.tokenizer
         if tz is None or tz.sensor != sensor:
@@ -122,7 +123,7 @@ class TrackerLoop:
             tz = self.tokenizer = WindowTokenizer(sensor, c.downsample, c.time_bins)
         tokens = tz(w.events, w.t_start, w.t_end)
         inf = self.backend.infer(tokens)
-        o, h = self.head.step(inf.features, h)
+        o, h = self.head.step(inf.features, h, gh)
         ready = w.ready
         now = time.perf_counter()
         pred = Prediction(
@@ -150,7 +151,7 @@ class TrackerLoop:
         errors: list[BaseException] = []
         producer = threading.Thread(target=self._producer, args=(source, wq, stop, errors), daemon=True, name="edgevision-source")
         self.predictions = []
-        h = None
+        h = gh = None
         t0 = time.perf_counter()
         threads = _one_torch_thread() if self.backend.name == "torch" else None
         producer.start()
@@ -161,12 +162,13 @@ class TrackerLoop:
                     break
                 if wq.lossless:
                     item.ready = time.perf_counter()
-                pred, h = self.step(item, h, sensor)
+                pred, h = self.step(item, h, sensor, gh)
                 self.predictions.append(pred)
                 if on_output is not None:
                     on_output(item, pred)
                 if stop.is_set():
                     break
+                gh = self.head.recurrent(h)  # off the latency path: the next window is not ready yet
         finally:
             stop.set()
             producer.join(timeout=5.0)

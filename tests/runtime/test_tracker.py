@@ -111,7 +111,9 @@ def test_numpy_gru_head_matches_torch_head_step(tiny):
     h_np, h_t = None, None
     for _ in range(5):
         x = rng.normal(0, 2, model.backbone.feature_dim).astype(np.float32)
+        ahead = head.step(x, h_np, head.recurrent(h_np))  # the loop's path: recurrent term computed ahead
         o_np, h_np = head.step(x, h_np)
+        assert np.array_equal(ahead[0], o_np) and np.array_equal(ahead[1], h_np)
         with torch.no_grad():
             o_t, h_t = model.head_step(torch.from_numpy(x)[None], h_t)
         np.testing.assert_allclose(o_np, o_t[0].numpy(), atol=1e-5)
