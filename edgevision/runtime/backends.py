@@ -46,7 +46,8 @@ class TorchBackend:
     """The float sparse backbone in PyTorch, one window at a time.
 
     ``impl`` "window" (default) runs :class:`~edgevision.nn.infer.WindowBackbone` (BatchNorm folded, one-window
-    geometry; equal to the model up to float rounding), built once from the model's current weights; "torch" and
+    geometry, its ATen ops issued from C++ when that can be built; equal to the model up to float rounding),
+    built once from the model's current weights; "torch" and
     "spconv" run the model's own (training-path) forward with those layers (:mod:`edgevision.nn.layers`).
     """
 
