@@ -37,7 +37,8 @@ def load() -> Any | None:
             print(f"edgevision: compiling the C++ one-window forward into {build} (once, about 30 s)", file=sys.stderr)
         return load_extension(name=name, sources=[str(SOURCE)], build_directory=str(build), extra_cflags=["-O2"])
     except Exception as exc:  # no compiler, no ninja, no headers: the Python step loop serves instead
-        warnings.warn(f"edgevision: the C++ one-window forward could not be built ({type(exc).__name__}: "
-                      f"{str(exc)[-400:]}); using the Python step loop (same results, slower). Install g++ and "
-                      "ninja to build it.", RuntimeWarning, stacklevel=2)
+        warnings.warn(f"edgevision: the C++ one-window forward could not be built in {build} "
+                      f"({type(exc).__name__}: {str(exc)[-400:]}); using the Python step loop (same results, "
+                      "slower). Install g++ and ninja to build it; delete that folder if a build was interrupted.",
+                      RuntimeWarning, stacklevel=2)
         return None
