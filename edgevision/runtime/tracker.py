@@ -22,7 +22,7 @@ import numpy as np
 
 from edgevision.events.representations import WindowTokenizer
 from edgevision.runtime.backends import Backend
-from edgevision.runtime.sources import Source, TrackWindow
+from edgevision.runtime.sources import WINDOW_US, Source, TrackWindow
 
 _END = object()
 
@@ -122,6 +122,17 @@ class TrackerLoop:
         finally:
             wq.put(_END, stop)
 
+    def warm_up(self, sensor: tuple[int, int]) -> None:
+        """One throw-away window through tokens, backend and head before the source starts: first calls load
+        compiled code (numba caches, the C++ extension, a backend's buffers) for tens of milliseconds, which on
+        a live window would delay it and drop the next few."""
+        from edgevision.events.core import EVENT_DTYPE
+
+        ev = np.zeros(8, EVENT_DTYPE)
+        ev["t"], ev["x"], ev["y"], ev["p"] = np.arange(8) * (WINDOW_US // 8), sensor[0] // 2, sensor[1] // 2, np.arange(8) % 2
+        _, h = self.step(TrackWindow(-1, 0, WINDOW_US, ev), None, sensor)
+        self.head.recurrent(h)
+
     def step(self, w: TrackWindow, h: Any, sensor: tuple[int, int], gh: Any = None) -> tuple[Prediction, Any]:
         """Process one window with GRU state ``h`` (``gh``: its recurrent term, computed ahead); returns the
         prediction and the new state."""
@@ -163,6 +174,7 @@ class TrackerLoop:
         h = gh = None
         t0 = time.perf_counter()
         threads = _one_torch_thread() if self.backend.name == "torch" else None
+        self.warm_up(sensor)
         producer.start()
         try:
             while True:

@@ -62,6 +62,18 @@ def test_overload_drops_oldest_and_never_blocks_the_source(tiny, blob_windows):
     assert idx == sorted(idx) and idx[-1] == 29  # freshest windows survive
 
 
+def test_one_warm_up_window_runs_before_the_source_and_is_not_reported(tiny, blob_windows):
+    model, cfg, _ = tiny
+    backend = SlowBackend(0.0, model.backbone.feature_dim)
+    calls = []
+    infer = backend.infer
+    backend.infer = lambda tokens: calls.append(tokens.coords.shape[0]) or infer(tokens)
+    loop = TrackerLoop(backend, model, cfg)
+    summary = loop.run(ReplaySource(blob_windows(5), SENSOR, realtime=False))
+    assert len(calls) == 6 and calls[0] == 1  # the warm-up: 8 events on one site at the sensor centre
+    assert summary["windows"] == 5 and [p.index for p in loop.predictions] == [0, 1, 2, 3, 4]
+
+
 def test_offline_replay_is_lossless_under_overload(tiny, blob_windows):
     model, cfg, _ = tiny
     loop = TrackerLoop(SlowBackend(0.005, model.backbone.feature_dim), model, cfg, queue_size=2)
@@ -142,7 +154,7 @@ def test_torch_loop_runs_on_one_intra_op_thread_and_restores_the_count(tiny, blo
     torch.set_num_threads(2)
     try:
         TrackerLoop(backend, model, cfg).run(ReplaySource(blob_windows(3), SENSOR, realtime=False))
-        assert seen == [1, 1, 1] and torch.get_num_threads() == 2
+        assert seen == [1, 1, 1, 1] and torch.get_num_threads() == 2  # the warm-up window, then 3 windows
     finally:
         torch.set_num_threads(before)
 
