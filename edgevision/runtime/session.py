@@ -7,6 +7,7 @@ quantized IR on the C-simulated accelerator, headless outputs in ``runs/demo``).
 from __future__ import annotations
 
 import json
+import queue
 import sys
 import threading
 import time
@@ -52,7 +53,12 @@ def load_backend(name: str, checkpoint: str | Path, model_dir: str | Path | None
 
 
 class OutputSink:
-    """Per-prediction handler: trail, JSONL, rendered frames (video file and/or live window)."""
+    """Per-prediction handler: trail, JSONL, rendered frames (video file and/or live window).
+
+    Headless, the work runs on a writer thread fed through a ``queue.SimpleQueue``: drawing and encoding a
+    video frame (several ms) never delays the next window's inference. A live window draws on the loop thread
+    (HighGUI calls stay on one thread). A writer error stops the run and is raised by :meth:`close`.
+    """
 
     def __init__(self, sensor_size: tuple[int, int], backend: str, out_dir: Path | None, live: bool,
                  palette: str = "metavision", video: bool = True, total: int | None = None) -> None:
@@ -79,14 +85,47 @@ class OutputSink:
         self.rate = 0.0
         self._last = time.perf_counter()
         self.dropped: Callable[[], int] = lambda: 0  # set by run_tracker to the loop's drop counter
+        self._jobs: queue.SimpleQueue | None = None
+        self._errors: list[BaseException] = []
+        self._writer: threading.Thread | None = None
+        if not live:
+            self._jobs = queue.SimpleQueue()
+            self._writer = threading.Thread(target=self._drain, daemon=True, name="edgevision-outputs")
+            self._writer.start()
 
     def __call__(self, window: TrackWindow, pred: Prediction) -> None:
-        from edgevision.runtime.render import hud_values
-
         now = time.perf_counter()
         dt = max(now - self._last, 1e-6)
         self._last = now
         self.rate = 1.0 / dt if self.rate == 0 else 0.95 * self.rate + 0.05 / dt
+        job = (window, pred, self.rate, self.dropped())
+        if self._jobs is not None:
+            self._jobs.put(job)
+        else:
+            self._handle(*job)
+
+    def _drain(self) -> None:
+        jobs = self._jobs
+        assert jobs is not None
+        while (job := jobs.get()) is not None:
+            if self._errors:
+                continue  # keep draining so that close() returns
+            try:
+                self._handle(*job)
+            except BaseException as exc:  # re-raised by close(); the loop stops at its next window
+                self._errors.append(exc)
+                self.stop.set()
+
+    def _finish(self) -> None:
+        """Let the writer thread handle what is queued, then stop it."""
+        if self._writer is not None and self._jobs is not None:
+            self._jobs.put(None)
+            self._writer.join()
+            self._writer = None
+
+    def _handle(self, window: TrackWindow, pred: Prediction, rate: float, dropped: int) -> None:
+        from edgevision.runtime.render import hud_values
+
         self.renderer.track(pred)
         self.progress.update(1)
         if self.jsonl is not None:
@@ -97,7 +136,7 @@ class OutputSink:
             return
         self.next_frame_t += FRAME_PERIOD_US * ((pred.t_us - self.next_frame_t) // FRAME_PERIOD_US + 1)
         ev_rate = window.events.shape[0] / (WINDOW_US * 1e-6)
-        frame = self.renderer.draw(window, pred, hud_values(pred, self.backend, self.rate, ev_rate, self.dropped()))
+        frame = self.renderer.draw(window, pred, hud_values(pred, self.backend, rate, ev_rate, dropped))
         if self.video is not None:
             self.video.write(frame)
         if self.live:
@@ -109,6 +148,7 @@ class OutputSink:
 
     def abort(self) -> None:
         """Drop the partial outputs (the targets are left as they were)."""
+        self._finish()
         self.progress.close()
         for out in (self.video, self.jsonl):
             if out is not None:
@@ -119,6 +159,10 @@ class OutputSink:
             cv2.destroyAllWindows()
 
     def close(self) -> dict[str, str]:
+        self._finish()
+        if self._errors:
+            self.abort()
+            raise self._errors[0]
         self.progress.close()
         files = {}
         if self.video is not None:

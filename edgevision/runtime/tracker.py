@@ -174,9 +174,9 @@ class TrackerLoop:
         h = gh = None
         t0 = time.perf_counter()
         threads = _one_torch_thread() if self.backend.name == "torch" else None
-        self.warm_up(sensor)
-        producer.start()
         try:
+            self.warm_up(sensor)
+            producer.start()
             while True:
                 item = wq.get()
                 if item is _END:
@@ -192,7 +192,8 @@ class TrackerLoop:
                 gh = self.head.recurrent(h)  # off the latency path: the next window is not ready yet
         finally:
             stop.set()
-            producer.join(timeout=5.0)
+            if producer.ident is not None:
+                producer.join(timeout=5.0)
             if threads is not None:
                 _set_torch_threads(threads)
         if errors:

@@ -92,3 +92,18 @@ def test_failed_run_leaves_no_partial_outputs(tmp_path, tiny, blob_windows):
     with pytest.raises(BackendError):
         run_tracker(Failing(), model, cfg, ReplaySource(blob_windows(3), SENSOR, realtime=False), tmp_path, live=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failing_writer_stops_the_run_and_leaves_no_partial_outputs(tmp_path, tiny, blob_windows, monkeypatch):
+    """Outputs are written on their own thread; its error ends the run early and is raised, nothing half-written."""
+    from edgevision.runtime import render
+
+    def full_disk(self, frame):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(render.VideoOutput, "write", full_disk)
+    model, cfg, _ = tiny
+    backend = make_backend("torch", model=model, input_clip=cfg.input.input_clip)
+    with pytest.raises(OSError, match="No space left"):
+        run_tracker(backend, model, cfg, ReplaySource(blob_windows(40), SENSOR, realtime=False), tmp_path, live=False)
+    assert list(tmp_path.iterdir()) == []
