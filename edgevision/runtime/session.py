@@ -22,6 +22,7 @@ from edgevision.runtime.tracker import Prediction, TrackerLoop
 DEFAULT_CHECKPOINT = "models/eye_small.safetensors"
 DEFAULT_IR = "models/eye_small_int8"
 FRAME_PERIOD_US = 40_000  # 25 fps video / display
+MAX_FRAME_BACKLOG = 64  # a headless writer this far behind skips video frames (never predictions) to catch up
 
 
 def resolve(path: str | Path) -> Path:
@@ -56,7 +57,8 @@ class OutputSink:
     """Per-prediction handler: trail, JSONL, rendered frames (video file and/or live window).
 
     Headless, the work runs on a writer thread fed through a ``queue.SimpleQueue``: drawing and encoding a
-    video frame (several ms) never delays the next window's inference. A live window draws on the loop thread
+    video frame (several ms) never delays the next window's inference; a writer more than
+    ``MAX_FRAME_BACKLOG`` predictions behind skips video frames until it has caught up. A live window draws on the loop thread
     (HighGUI calls stay on one thread). A writer error stops the run and is raised by :meth:`close`.
     """
 
@@ -111,7 +113,7 @@ class OutputSink:
             if self._errors:
                 continue  # keep draining so that close() returns
             try:
-                self._handle(*job)
+                self._handle(*job, draw=jobs.qsize() < MAX_FRAME_BACKLOG)
             except BaseException as exc:  # re-raised by close(); the loop stops at its next window
                 self._errors.append(exc)
                 self.stop.set()
@@ -123,7 +125,7 @@ class OutputSink:
             self._writer.join()
             self._writer = None
 
-    def _handle(self, window: TrackWindow, pred: Prediction, rate: float, dropped: int) -> None:
+    def _handle(self, window: TrackWindow, pred: Prediction, rate: float, dropped: int, draw: bool = True) -> None:
         from edgevision.runtime.render import hud_values
 
         self.renderer.track(pred)
@@ -132,7 +134,7 @@ class OutputSink:
             self.jsonl.write(pred)
         if self.next_frame_t is None:
             self.next_frame_t = pred.t_us
-        if pred.t_us < self.next_frame_t or (self.video is None and not self.live):
+        if not draw or pred.t_us < self.next_frame_t or (self.video is None and not self.live):
             return
         self.next_frame_t += FRAME_PERIOD_US * ((pred.t_us - self.next_frame_t) // FRAME_PERIOD_US + 1)
         ev_rate = window.events.shape[0] / (WINDOW_US * 1e-6)

@@ -107,3 +107,23 @@ def test_a_failing_writer_stops_the_run_and_leaves_no_partial_outputs(tmp_path, 
     with pytest.raises(OSError, match="No space left"):
         run_tracker(backend, model, cfg, ReplaySource(blob_windows(40), SENSOR, realtime=False), tmp_path, live=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_slow_writer_skips_video_frames_but_keeps_every_prediction(tmp_path, tiny, blob_windows, monkeypatch):
+    import time
+
+    from edgevision.runtime import render
+
+    write = render.VideoOutput.write
+
+    def slow(self, frame):  # 100 frames take 5 s; 400 windows are tracked in well under that
+        time.sleep(0.05)
+        write(self, frame)
+
+    monkeypatch.setattr(render.VideoOutput, "write", slow)
+    model, cfg, _ = tiny
+    backend = make_backend("torch", model=model, input_clip=cfg.input.input_clip)
+    summary = run_tracker(backend, model, cfg, ReplaySource(blob_windows(400), SENSOR, realtime=False), tmp_path, live=False)
+    lines = (tmp_path / "predictions.jsonl").read_text().splitlines()
+    assert summary["windows"] == 400 and len(lines) == 400
+    assert 0 < decoded_frames(summary["video"]) < 400 * 10 // 40  # 100 frames at 25 fps without skipping
