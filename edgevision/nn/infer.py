@@ -18,6 +18,10 @@ backbone and computes the same function (equal up to float rounding) in about 40
   column (zero on the padding row);
 * a residual add of ``skip + conv(x)`` (the conv's only use) is one ``addmm`` onto the skip, the conv emitting
   a zero ones column; the grid pool is one ``mm`` with the window's mean weights.
+
+The steps are issued from C++ (``window_forward.cpp``, built by :mod:`edgevision.nn.window_native`): the same
+ATen ops without a Python call each; :meth:`WindowBackbone._forward_python` is the same loop in Python, used
+when no compiler is available and as the reference the C++ loop is tested against (bit-identical).
 """
 
 from __future__ import annotations
