@@ -114,6 +114,7 @@ def bench_loop(seconds: float = 3.0, checkpoint: str | None = None, out: str | N
     windows = list(synth)
     results: dict[str, Any] = {"model": model_name, "torch_threads": 1, "windows": len(windows), "goal_p99_ms": 2.0}
     backend = make_backend("torch", model=model, input_clip=cfg.input.input_clip)
+    results["torch_step_loop"] = "c++" if backend.window_backbone.plan is not None else "python (no compiler)"
     results["torch"] = _scenarios(backend, model, cfg, windows, sensor, seed)
     baseline = make_backend("torch", model=model, input_clip=cfg.input.input_clip, impl="torch")
     results["torch_model_forward"] = _scenarios(baseline, model, cfg, windows, sensor, seed)
