@@ -16,28 +16,24 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def _recurrent(h: np.ndarray, w_hh_t: np.ndarray, b_hh: np.ndarray) -> np.ndarray:
-    """``W_hh h + b_hh`` as axpy loops over the transposed weight (contiguous rows, vectorized)."""
-    gh = b_hh.copy()
-    for j in range(h.shape[0]):
-        hj = h[j]
-        for i in range(gh.shape[0]):
-            gh[i] += hj * w_hh_t[j, i]
-    return gh
+def _affine(v: np.ndarray, m_t: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``M v + b`` as axpy loops over the transposed matrix ``m_t`` (contiguous rows, vectorized; zero entries
+    of ``v`` skipped), no BLAS call."""
+    out = b.copy()
+    for j in range(v.shape[0]):
+        vj = v[j]
+        if vj != 0:
+            for i in range(out.shape[0]):
+                out[i] += vj * m_t[j, i]
+    return out
 
 
 @njit(cache=True, nogil=True)
 def _gru_head_step(f: np.ndarray, h: np.ndarray, gh: np.ndarray, w_ih_t: np.ndarray, b_ih: np.ndarray,
                    w_out: np.ndarray, b_out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(out, new h) given the recurrent term ``gh``. ``W_ih f`` as axpy loops (zero features skipped), no BLAS
-    call; sigmoid as ``0.5 * (1 + tanh(0.5 x))`` (overflow-free)."""
+    """(out, new h) given the recurrent term ``gh``; sigmoid as ``0.5 * (1 + tanh(0.5 x))`` (overflow-free)."""
     hid = h.shape[0]
-    gi = b_ih.copy()
-    for j in range(f.shape[0]):
-        fj = f[j]
-        if fj != 0:
-            for i in range(3 * hid):
-                gi[i] += fj * w_ih_t[j, i]
+    gi = _affine(f, w_ih_t, b_ih)
     new = np.empty(hid, np.float32)
     half, one = np.float32(0.5), np.float32(1.0)
     for j in range(hid):
@@ -77,7 +73,7 @@ class GRUHead:
         one window's output, while it waits for the next window, and hands it to :meth:`step`."""
         if h is None:
             return self.b_hh.copy()
-        return _recurrent(np.ascontiguousarray(h, np.float32), self.w_hh_t, self.b_hh)
+        return _affine(np.ascontiguousarray(h, np.float32), self.w_hh_t, self.b_hh)
 
     def step(self, features: np.ndarray, h: np.ndarray | None, gh: np.ndarray | None = None
              ) -> tuple[np.ndarray, np.ndarray]:
