@@ -32,11 +32,31 @@ def register(cli) -> None:
     p.add_argument("--window-us", type=int, default=500_000)
     p.add_argument("--step-us", type=int, default=250_000)
     p.add_argument("--model-config", default=None, help='JSON object of model settings, e.g. \'{"timesteps": 8}\'')
+    p.add_argument("--shift-px", type=int, default=0, help="augmentation: random translation of each training window (pixels)")
+    p.add_argument("--drop-events", type=float, default=0.0, help="augmentation: drop up to this fraction of a window's events")
+    p.add_argument("--folds", type=int, default=0, help="cross-validation: split the training recordings into N folds by hash")
+    p.add_argument("--fold", type=int, default=0, help="with --folds: the fold held out as the test part")
+    p.add_argument("--threads", type=int, default=1, help="torch threads while training (default 1)")
 
     p = cli.command("classify", _eval, "window and per-recording accuracy of a trained classifier", group="eval")
     p.add_argument("--checkpoint", required=True, help="run folder or its model.safetensors")
     p.add_argument("--data", default=None, help="data spec (default: the run's)")
     p.add_argument("--part", default="test", choices=("train", "test", "all"))
+
+    p = cli.command("classify-csim", _csim, "int8 ESDA classifier IR on the C-simulated accelerator: bit-exactness, "
+                    "float vs int8 accuracy, modelled latency per window", group="eval")
+    p.add_argument("--ir", required=True, help="IR folder from `edgevision quantize --classifier`")
+    p.add_argument("--checkpoint", required=True, help="the float run folder the IR was quantized from")
+    p.add_argument("--data", default=None, help="data spec (default: the run's)")
+    p.add_argument("--part", default="test", choices=("train", "test", "all"))
+    p.add_argument("--board", default="zcu102")
+    p.add_argument("--limit", type=int, default=0, help="first N windows only (0 = all)")
+
+    p = cli.command("classify-cv", _cv, "cross-validation table of recognition runs (one folder per family and fold) "
+                    "with params, ops, energy and CPU latency, written into a markdown file", group="bench")
+    p.add_argument("--runs", required=True, help="folder holding <family>_f<K> run folders")
+    p.add_argument("--doc", default="docs/recognition.md", help="markdown file whose generated CV table is replaced")
+    p.add_argument("--out", default=None, help="JSON summary (default RUNS/cv.json)")
 
     p = cli.command("classify", _bench, "train the four classifiers briefly on a synthetic set and write the table to docs/recognition.md", group="bench")
     p.add_argument("--data", default=None, help="existing synthetic set (default: generate one in --work)")
@@ -73,6 +93,11 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         lr=args.lr,
         seed=args.seed,
         max_train_windows=args.max_train_windows,
+        shift_px=args.shift_px,
+        drop_events=args.drop_events,
+        folds=args.folds,
+        fold=args.fold,
+        threads=args.threads,
     )
     return train_classifier(
         args.model,
@@ -89,6 +114,18 @@ def _eval(args: argparse.Namespace) -> dict[str, Any]:
     from edgevision.recognition.train import evaluate_run
 
     return evaluate_run(args.checkpoint, args.data, args.part)
+
+
+def _csim(args: argparse.Namespace) -> dict[str, Any]:
+    from edgevision.recognition.csim import csim_classifier
+
+    return csim_classifier(args.ir, args.checkpoint, args.data, args.part, args.board, args.limit)
+
+
+def _cv(args: argparse.Namespace) -> dict[str, Any]:
+    from edgevision.recognition.cv import summarize_cv
+
+    return summarize_cv(args.runs, args.doc, args.out)
 
 
 def _bench(args: argparse.Namespace) -> dict[str, Any]:

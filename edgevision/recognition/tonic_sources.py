@@ -105,23 +105,29 @@ def _dvsgesture(path: Path, drop_other: bool) -> Source:
 
 
 def _nmnist(path: Path) -> Source:
-    """Official train/test split; every ``.bin`` file is one recording (one digit instance)."""
+    """Official split: every ``.bin`` under ``NMNIST/Test`` is a test recording, under ``NMNIST/Train`` a training
+    one. A root with only ``Train`` holds out 20 % of it by hash of the file name (validation); a root with only
+    ``Test`` has an empty train part (evaluation only). ``official_test`` marks the recordings under ``Test``."""
     parts = []
     for train in (True, False):
         try:
-            parts.append(OfflineNMNIST(str(path), train=train))
+            parts.append((not train, OfflineNMNIST(str(path), train=train)))
         except DatasetError:
-            if train:
-                raise
+            pass
+    if not parts:
+        raise DatasetError(
+            f"{path / 'NMNIST'}: no .bin files under Train/ or Test/; extract the NMNIST archives there "
+            "(tonic layout NMNIST/Train|Test/<digit>/<id>.bin); edgevision never downloads"
+        )
     items, labels, recs, split = [], [], [], []
-    for is_test, ds in enumerate(parts):
+    for is_test, ds in parts:
         for i, (file, target) in enumerate(zip(ds.data, ds.targets)):
             items.append((ds, i))
             labels.append(target)
-            recs.append(str(Path(file).relative_to(path)))
-            split.append(bool(is_test))
-    if not any(split):
-        split = list(hash_split(recs))
+            recs.append(Path(file).relative_to(path).as_posix())
+            split.append(is_test)
+    official = np.asarray(split, bool)
+    split_arr = official.copy() if official.any() else hash_split(recs)
     return Source(
         "nmnist",
         tonic.datasets.NMNIST.sensor_size[:2],
@@ -129,8 +135,9 @@ def _nmnist(path: Path) -> Source:
         np.asarray(labels, np.int64),
         recs,
         list(recs),
-        np.asarray(split, bool),
+        split_arr,
         lambda k: to_events(items[k][0][items[k][1]][0]),
+        official_test=official,
     )
 
 

@@ -29,8 +29,8 @@ from tqdm import tqdm
 from edgevision.atomic import atomic_path, write_text_atomic
 from edgevision.errors import CheckpointError, ConfigError, DatasetError
 from edgevision.recognition.models import build_model, model_config
-from edgevision.recognition.sources import Source, open_source
-from edgevision.recognition.windows import WindowConfig, WindowSet, make_batch
+from edgevision.recognition.sources import Source, fold_source, open_source
+from edgevision.recognition.windows import Augment, WindowConfig, WindowSet, make_batch
 
 LOG_FIELDS = ("epoch", "lr", "train_loss", "train_acc", "test_window_acc", "test_recording_acc", "seconds")
 
@@ -43,6 +43,11 @@ class TrainSettings:
     weight_decay: float = 1e-4
     seed: int = 0
     max_train_windows: int = 0  # 0 = all; otherwise a random subset per epoch (quick runs)
+    shift_px: int = 0  # augmentation: random translation of each training window, pixels
+    drop_events: float = 0.0  # augmentation: remove up to this fraction of a training window's events
+    folds: int = 0  # > 0: cross-validation; fold ``fold`` of the training recordings (by hash) is the test part
+    fold: int = 0
+    threads: int = 1  # torch threads while training (spconv and small batches want 1)
 
 
 def _json_cfg(cfg) -> dict:
@@ -217,7 +222,20 @@ def train_classifier(
     elif (run / "run.json").exists():
         raise CheckpointError(f"{run}: already holds a run; pass --resume to continue it or choose another --out")
     src = source or open_source(data)
+    if settings.folds:
+        src = fold_source(src, settings.folds, settings.fold)
     cfg = model_config(model_name, model_overrides)
+    threads = torch.get_num_threads()
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    try:
+        return _train(model_name, data, run, settings, cfg, window, resume, src, progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(model_name: str, data: str, run: Path, settings: TrainSettings, cfg, window: WindowConfig, resume: bool,
+           src: Source, progress: bool) -> dict[str, Any]:
     torch.manual_seed(settings.seed)
     model = build_model(model_name, len(src.classes), dataclasses.asdict(cfg))
     train_idx, test_idx = src.indices("train"), src.indices("test")
@@ -247,6 +265,7 @@ def train_classifier(
         start = int(json.loads((run / "model.json").read_text())["epoch"])
         rows = [r for r in _read_log(run) if r["epoch"] <= start]
     rng = np.random.default_rng(settings.seed + start)
+    aug = Augment(settings.shift_px, settings.drop_events)
     metrics: dict[str, Any] = json.loads((run / "eval.json").read_text()) if start and (run / "eval.json").is_file() else {}
     for epoch in range(start + 1, settings.epochs + 1):
         t0 = time.perf_counter()
@@ -262,7 +281,7 @@ def train_classifier(
         n_batches = max(1, len(order) // bs)  # drop the ragged last batch (BatchNorm needs >= 2 samples)
         for b in tqdm(range(n_batches), desc=f"epoch {epoch}/{settings.epochs}", disable=not progress, leave=False):
             idx = order[b * bs : (b + 1) * bs]
-            batch = make_batch(train_ws, idx, model.input_kind, model.cfg, rng)
+            batch = make_batch(train_ws, idx, model.input_kind, model.cfg, rng, aug)
             labels = torch.from_numpy(train_ws.labels[idx])
             out_t = model(batch)
             loss = model.loss(out_t, labels)
@@ -335,12 +354,26 @@ def _summary(run: Path, rows: list[dict], metrics: dict) -> dict[str, Any]:
     }
 
 
+def run_source(info: dict, data: str | None = None) -> Source:
+    """The source a run is evaluated on: ``data`` (default: the run's own). A cross-validation run on a source
+    without official test recordings gets its own fold as the test part (so that "test" never holds a recording
+    it trained on); with official test recordings (e.g. ``NMNIST/Test``) the test part is exactly those."""
+    src = open_source(data or info["data"])
+    train = info.get("train", {})
+    if train.get("folds") and not (src.official_test is not None and src.official_test.any()):
+        src = fold_source(src, int(train["folds"]), int(train.get("fold", 0)))
+    return src
+
+
 def evaluate_run(checkpoint: str | Path, data: str | None = None, part: str = "test", batch_size: int = 32) -> dict[str, Any]:
     """Window and per-recording accuracy of a saved run on ``part`` of ``data`` (default: the run's data)."""
     model, info, meta = load_run(checkpoint)
-    src = open_source(data or info["data"])
+    src = run_source(info, data)
     if list(src.classes) != list(info["classes"]):
         raise ConfigError(f"{data}: classes {src.classes} differ from the run's {info['classes']}")
-    ws = WindowSet(src, src.indices(part), WindowConfig(**info["window"]), progress=False)
+    idx = src.indices(part)
+    if len(idx) == 0:
+        raise DatasetError(f"{data or info['data']}: no {part} recordings")
+    ws = WindowSet(src, idx, WindowConfig(**info["window"]), progress=False)
     metrics = accuracy(predict(model, ws, batch_size), ws)
     return {"model": info["model"], "data": data or info["data"], "part": part, "epoch": meta.get("epoch"), **metrics}

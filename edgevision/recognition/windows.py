@@ -64,18 +64,57 @@ class WindowSet:
         return ev[lo:hi], t0, t1
 
 
-def make_batch(windows: WindowSet, idx: np.ndarray, kind: str, model_cfg, rng: np.random.Generator):
-    """Inputs of the windows ``idx`` for a model of input ``kind`` ("points" or "tokens")."""
+@dataclass
+class Augment:
+    """Training-time augmentation of one window's events: a random translation of up to ``shift_px`` pixels in x
+    and y (same for every event; events pushed off the sensor are dropped) and the removal of a random fraction,
+    drawn uniformly in ``[0, drop_events]``, of the events."""
+
+    shift_px: int = 0
+    drop_events: float = 0.0
+
+    @property
+    def active(self) -> bool:
+        return self.shift_px > 0 or self.drop_events > 0
+
+
+def augment_events(events: np.ndarray, sensor_size: tuple[int, int], aug: Augment, rng: np.random.Generator) -> np.ndarray:
+    """A new (time-sorted) event array: ``events`` shifted and thinned as ``aug`` says (vectorized)."""
+    keep = np.ones(len(events), bool)
+    if aug.drop_events > 0:
+        keep &= rng.random(len(events)) >= rng.uniform(0.0, aug.drop_events)
+    w, h = sensor_size
+    x = events["x"].astype(np.int64)
+    y = events["y"].astype(np.int64)
+    if aug.shift_px > 0:
+        dx, dy = rng.integers(-aug.shift_px, aug.shift_px + 1, 2)
+        x, y = x + dx, y + dy
+        keep &= (x >= 0) & (x < w) & (y >= 0) & (y < h)
+    out = events[keep].copy()
+    out["x"], out["y"] = x[keep], y[keep]
+    return out
+
+
+def make_batch(windows: WindowSet, idx: np.ndarray, kind: str, model_cfg, rng: np.random.Generator,
+               augment: Augment | None = None):
+    """Inputs of the windows ``idx`` for a model of input ``kind`` ("points" or "tokens"); ``augment`` (training
+    only) transforms each window's events first."""
     sensor = windows.source.sensor_size
+    aug = augment if augment is not None and augment.active else None
+
+    def events(i: int):
+        ev, t0, t1 = windows.window_events(int(i))
+        return (augment_events(ev, sensor, aug, rng) if aug else ev), t0, t1
+
     if kind == "points":
         pts = []
         for i in idx:
-            ev, t0, t1 = windows.window_events(int(i))
+            ev, t0, t1 = events(i)
             pts.append(sample_points(ev, sensor, model_cfg.num_points, t0, t1, rng))
         return torch.from_numpy(np.stack(pts))
     toks = []
     for i in idx:
-        ev, t0, t1 = windows.window_events(int(i))
+        ev, t0, t1 = events(i)
         toks.append(
             histogram_tokens(ev, sensor, factor=model_cfg.downsample, time_bins=model_cfg.time_bins, t_start=t0, t_end=t1)
         )
