@@ -1,4 +1,4 @@
-"""``edgevision train eye``, ``eval eye`` and ``bench eye``: the event-based eye tracker."""
+"""``edgevision train eye``, ``eval eye``, ``bench eye`` and ``bench eye-shift``: the event-based eye tracker."""
 
 from __future__ import annotations
 
@@ -34,6 +34,17 @@ def register(cli) -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--cache", help="token-slice cache folder (default: none)")
     p.add_argument("--out", help="also write the JSON result to this file")
+
+    p = cli.command("eye-shift", _bench_shift, "accuracy on unseen eyes: own test subjects, the held-out renderer "
+                    "family and each held-out parameter range (trains nothing)", group="bench")
+    p.add_argument("--checkpoint", default="models/eye_small.safetensors")
+    p.add_argument("--int8", metavar="IR_DIR", help="evaluate with this IR folder's integer backbone (e.g. models/eye_small_int8)")
+    p.add_argument("--recordings", type=int, default=6, help="recordings per generated test set (default 6)")
+    p.add_argument("--data-seconds", type=float, default=2.0, help="seconds per recording (default 2)")
+    p.add_argument("--jobs", type=int, default=1, help="generator processes")
+    p.add_argument("--seed", type=int, default=1, help="generator seed (use one other than the training data's)")
+    p.add_argument("--cache", help="generated-set cache folder (default ~/.cache/edgevision/eye_shift)")
+    p.add_argument("--out", help="write the JSON result to this file and the plot beside it (.png)")
 
 
 def _train(args: argparse.Namespace) -> dict[str, Any]:
@@ -71,3 +82,10 @@ def _bench(args: argparse.Namespace) -> dict[str, Any]:
     if args.out:
         write_text_atomic(args.out, json.dumps(result, indent=1))
     return result
+
+
+def _bench_shift(args: argparse.Namespace) -> dict[str, Any]:
+    from edgevision.bench.eye_shift import bench_eye_shift
+
+    return bench_eye_shift(args.checkpoint, args.int8, args.recordings, args.data_seconds, args.jobs, args.seed,
+                           args.cache, args.out)
