@@ -36,20 +36,35 @@ def resolve(path: str | Path) -> Path:
 
 def load_backend(name: str, checkpoint: str | Path, model_dir: str | Path | None, bitstream: str | Path | None = None,
                  timeout_s: float = 1.0) -> tuple[Any, Any, Any]:
-    """(backend, EyeTracker, config) for backend ``name``; IR backends check the IR matches the checkpoint."""
-    from edgevision.nn.checkpoint import load_eye_tracker
+    """(backend, model, config) for backend ``name``; IR backends check the IR matches the checkpoint.
+
+    Backends that run the quantized IR get a :class:`~edgevision.runtime.host_model.HostModel` (config + NumPy
+    GRU/head weights, no torch import: the board path); ``torch`` and registered non-IR backends get the float
+    ``EyeTracker``.
+    """
     from edgevision.runtime.backends import NEEDS_IR, make_backend
 
-    model, cfg = load_eye_tracker(resolve(checkpoint))
     net = None
     if name in NEEDS_IR:
         from edgevision.ir.schema import load_ir
+        from edgevision.runtime.host_model import load_host_model
 
+        model = load_host_model(resolve(checkpoint))
+        cfg = model.cfg
+        feature_dim = model.feature_dim
         net = load_ir(resolve(model_dir or DEFAULT_IR))
+    else:
+        try:
+            from edgevision.nn.checkpoint import load_eye_tracker
+        except ImportError as exc:
+            raise BackendError(f"backend {name!r} runs the float model and needs torch ({exc}): pip install "
+                               "'edgevision[train]', or run the int8 IR with --backend int/csim/pynq") from None
+        model, cfg = load_eye_tracker(resolve(checkpoint))
+        feature_dim = int(model.backbone.feature_dim)
     backend = make_backend(name, model=model, net=net, input_clip=cfg.input.input_clip, bitstream=bitstream, timeout_s=timeout_s)
-    if backend.feature_dim != model.backbone.feature_dim:
+    if backend.feature_dim != feature_dim:
         raise ConfigError(f"backend {name!r} yields {backend.feature_dim} features but the checkpoint's GRU expects "
-                          f"{model.backbone.feature_dim}; quantize this checkpoint (edgevision quantize)")
+                          f"{feature_dim}; quantize this checkpoint (edgevision quantize)")
     return backend, model, cfg
 
 

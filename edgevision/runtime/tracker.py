@@ -97,13 +97,18 @@ class WindowQueue:
 
 
 class TrackerLoop:
-    """Runs a backend and the host GRU head over a source; ``run`` returns the summary."""
+    """Runs a backend and the host GRU head over a source; ``run`` returns the summary.
+
+    ``model``: a :class:`~edgevision.runtime.host_model.HostModel` (NumPy only, the board path), a
+    :class:`~edgevision.runtime.head.GRUHead`, or a torch ``EyeTracker`` (its GRU + head are copied).
+    """
 
     def __init__(self, backend: Backend, model: Any, cfg: Any, queue_size: int = 2) -> None:
         from edgevision.runtime.head import GRUHead
 
         self.backend = backend
-        self.head = GRUHead.from_model(model)
+        head = getattr(model, "head", None)
+        self.head = model if isinstance(model, GRUHead) else head if isinstance(head, GRUHead) else GRUHead.from_model(model)
         self.cfg = cfg
         self.queue_size = queue_size
         self.predictions: list[Prediction] = []

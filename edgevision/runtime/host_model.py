@@ -1,0 +1,86 @@
+"""The host half of an eye-tracker checkpoint without torch: config + GRU and head weights as NumPy arrays.
+
+On a board the backbone runs on the accelerator from the int8 IR (:func:`edgevision.ir.schema.load_ir`, NumPy
+only); what the ARM host needs from the float checkpoint is its config (input settings, sensor size) and the
+GRU + head weights. :func:`load_host_model` reads exactly that from ``NAME.safetensors`` + ``NAME.json`` with
+``safetensors.numpy`` (no torch import anywhere on this path), checked against the config like
+:func:`edgevision.nn.checkpoint.load_eye_tracker` checks the full model.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgevision.errors import CheckpointError, ConfigError
+from edgevision.runtime.head import GRUHead
+
+# Same values as edgevision.nn.checkpoint (which imports torch); a test checks they agree.
+CHECKPOINT_SCHEMA = "edgevision.eye_checkpoint"
+CHECKPOINT_VERSION = 1
+HEAD_KEYS = ("gru.weight_ih_l0", "gru.weight_hh_l0", "gru.bias_ih_l0", "gru.bias_hh_l0", "head.weight", "head.bias")
+
+
+@dataclass
+class HostModel:
+    """What the tracker loop needs besides a backend: the NumPy GRU head and the checkpoint's config."""
+
+    head: GRUHead
+    cfg: Any  # edgevision.nn.config.EyeConfig
+    path: Path
+
+    @property
+    def feature_dim(self) -> int:
+        """Backbone features the GRU expects."""
+        return int(self.head.w_ih_t.shape[0])
+
+
+def load_host_model(path: str | Path) -> HostModel:
+    """Config (``NAME.json``) and GRU + head weights (``NAME.safetensors``) of a checkpoint, NumPy only;
+    :class:`CheckpointError` naming the file on anything missing or inconsistent."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    from edgevision.nn.config import config_from_dict
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    js = path.with_suffix(".json")
+    if not js.is_file():
+        raise CheckpointError(f"{js}: missing; a checkpoint is NAME.safetensors plus NAME.json (written by `edgevision train eye`)")
+    try:
+        doc = json.loads(js.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{js}: not valid JSON ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("schema") != CHECKPOINT_SCHEMA:
+        raise CheckpointError(f"{js}: not an eye-tracker checkpoint (schema must be {CHECKPOINT_SCHEMA!r})")
+    if doc.get("version") != CHECKPOINT_VERSION:
+        raise CheckpointError(f"{js}: checkpoint version {doc.get('version')!r} unsupported (expected {CHECKPOINT_VERSION})")
+    try:
+        cfg = config_from_dict(doc.get("config"), str(js))
+    except ConfigError as exc:
+        raise CheckpointError(f"{js}: bad config ({exc})") from None
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"{path}: unreadable weights ({exc})") from None
+    missing = [k for k in HEAD_KEYS if k not in state]
+    if missing:
+        extra = sorted(k for k in state if k.startswith("gru.") and k not in HEAD_KEYS)
+        hint = f" (a multi-layer or bidirectional GRU: {extra[:2]})" if extra else ""
+        raise CheckpointError(f"{path}: no GRU/head weights {missing[:3]}{hint}; the host runs a single-layer GRU + linear head")
+    w_ih, w_hh, b_ih, b_hh, w_out, b_out = (np.asarray(state[k], np.float32) for k in HEAD_KEYS)
+    hid = int(cfg.gru.hidden)
+    want = {"gru.weight_ih_l0": (3 * hid, w_ih.shape[1]), "gru.weight_hh_l0": (3 * hid, hid), "gru.bias_ih_l0": (3 * hid,),
+            "gru.bias_hh_l0": (3 * hid,), "head.weight": (3, hid), "head.bias": (3,)}
+    got = dict(zip(HEAD_KEYS, (w_ih.shape, w_hh.shape, b_ih.shape, b_hh.shape, w_out.shape, b_out.shape)))
+    bad = [f"{k} {got[k]} (want {want[k]})" for k in HEAD_KEYS if tuple(got[k]) != want[k]]
+    if bad:
+        raise CheckpointError(f"{path}: weights do not match the config in {js.name} ({'; '.join(bad[:2])}); "
+                              "re-train or use the matching JSON")
+    return HostModel(GRUHead(w_ih, w_hh, b_ih, b_hh, w_out, b_out), cfg, path)
