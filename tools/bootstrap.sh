@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create (or reuse) .venv with torch's CPU wheel first, then edgevision with every extra this machine uses
-# (train, recognition, fpga, dev; not camera: GUI OpenCV and dv-processing are for machines with a camera and a screen).
+# (train, recognition, fpga, rtl, dev; not camera: GUI OpenCV and dv-processing are for machines with a camera and a screen).
 # Idempotent: a second run only re-installs when pyproject.toml changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +14,6 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
   # The CPU wheel first: any later requirement that 2.13.0 satisfies installs nothing more.
   .venv/bin/python -m pip install -q "torch==2.13.0"
-  .venv/bin/python -m pip install -q -e ".[train,recognition,fpga,dev]"
+  .venv/bin/python -m pip install -q -e ".[train,recognition,fpga,rtl,dev]"
   echo "$want" > "$stamp"
 fi
