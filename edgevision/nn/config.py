@@ -7,6 +7,7 @@ A config (``models/*.yaml``) has four sections::
     backbone: {layers: [...]}            # see edgevision.nn.backbone for the layer forms
     gru:      {hidden: 96}
     train:    {epochs: 30, batch_size: 16, seq_len: 40, stride: 20, lr: 0.002, ...}
+    augment:  {flip: 0.5, scale: [0.8, 1.25], rotate_deg: 15, ...}   # event-level, see AugmentConfig
 """
 
 from __future__ import annotations
@@ -72,6 +73,47 @@ class TrainConfig:
 
 
 @dataclass
+class AugmentConfig:
+    """Event-level training augmentation (:mod:`edgevision.nn.augment`), drawn per training sequence.
+
+    ``flip`` is a probability; ``scale``, ``time_stretch`` and ``polarity_gain`` are ``[lo, hi]`` factors drawn
+    log-uniformly; ``rotate_deg`` and ``translate_px`` (sensor pixels) are symmetric uniform bounds; ``drop`` is a
+    ``[lo, hi]`` fraction of events removed; ``noise_hz`` a ``[lo, hi]`` rate of added background events per pixel
+    per second; up to ``hot_pixels`` hot pixels fire at ``hot_rate_hz`` ``[lo, hi]``. ``enabled: false`` trains
+    on the recorded events unchanged."""
+
+    enabled: bool = True
+    flip: float = 0.5
+    scale: list[float] = field(default_factory=lambda: [0.8, 1.25])
+    rotate_deg: float = 15.0
+    translate_px: float = 96.0
+    time_stretch: list[float] = field(default_factory=lambda: [0.8, 1.25])
+    drop: list[float] = field(default_factory=lambda: [0.0, 0.3])
+    polarity_gain: list[float] = field(default_factory=lambda: [0.75, 1.33])
+    noise_hz: list[float] = field(default_factory=lambda: [0.0, 0.05])
+    hot_pixels: int = 20
+    hot_rate_hz: list[float] = field(default_factory=lambda: [20.0, 300.0])
+
+    def check(self, where: str) -> None:
+        """Raise :class:`ConfigError` naming the first key whose value is out of range."""
+        if not isinstance(self.enabled, bool):
+            raise ConfigError(f"{where}.enabled: expected true or false, got {self.enabled!r}")
+        for key, lo_min, positive in (("scale", 0.0, True), ("time_stretch", 0.0, True), ("polarity_gain", 0.0, True),
+                                      ("drop", 0.0, False), ("noise_hz", 0.0, False), ("hot_rate_hz", 0.0, False)):
+            v = getattr(self, key)
+            ok = isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in v)
+            if not ok or not (v[0] <= v[1]) or (v[0] <= lo_min if positive else v[0] < lo_min):
+                raise ConfigError(f"{where}.{key}: expected [lo, hi] with {'0 <' if positive else '0 <='} lo <= hi, got {v!r}")
+            setattr(self, key, [float(v[0]), float(v[1])])
+        if self.drop[1] >= 1.0:
+            raise ConfigError(f"{where}.drop: the fraction must stay below 1, got {self.drop!r}")
+        if not 0.0 <= self.flip <= 1.0:
+            raise ConfigError(f"{where}.flip: a probability in [0, 1], got {self.flip!r}")
+        if self.rotate_deg < 0 or self.translate_px < 0 or self.hot_pixels < 0:
+            raise ConfigError(f"{where}: rotate_deg, translate_px and hot_pixels must be >= 0")
+
+
+@dataclass
 class EyeConfig:
     name: str
     input: InputConfig
@@ -79,6 +121,7 @@ class EyeConfig:
     gru: GRUConfig
     train: TrainConfig
     sensor_size: tuple[int, int] = (640, 480)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -112,8 +155,8 @@ def _section(cls, data: Any, where: str):
 def config_from_dict(data: Any, source: str = "config") -> EyeConfig:
     """Build and check an :class:`EyeConfig` from a parsed YAML mapping."""
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: top level must be a mapping with keys name, input, backbone, gru, train")
-    allowed = {"name", "input", "backbone", "gru", "train", "sensor_size"}
+        raise ConfigError(f"{source}: top level must be a mapping with keys name, input, backbone, gru, train, augment")
+    allowed = {"name", "input", "backbone", "gru", "train", "augment", "sensor_size"}
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise ConfigError(f"{source}: unknown top-level key(s) {unknown}; allowed: {sorted(allowed)}")
@@ -124,7 +167,9 @@ def config_from_dict(data: Any, source: str = "config") -> EyeConfig:
         gru=_section(GRUConfig, data.get("gru"), f"{source}: gru"),
         train=_section(TrainConfig, data.get("train"), f"{source}: train"),
         sensor_size=tuple(int(v) for v in data.get("sensor_size", (640, 480))),
+        augment=_section(AugmentConfig, data.get("augment"), f"{source}: augment"),
     )
+    cfg.augment.check(f"{source}: augment")
     checks = [
         (cfg.input.downsample >= 1, "input.downsample must be >= 1"),
         (cfg.input.slice_us > 0, "input.slice_us must be > 0"),

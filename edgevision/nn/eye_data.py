@@ -118,13 +118,16 @@ def load_recording(
     return rec
 
 
-def load_split(root: str | Path, split: str, cfg: EyeConfig, cache_dir: Path | None = None) -> list[RecordingSlices]:
-    """Every recording of a split as slices (progress on stderr)."""
+def load_split(
+    root: str | Path, split: str, cfg: EyeConfig, cache_dir: Path | None = None, names: list[str] | None = None
+) -> list[RecordingSlices]:
+    """Every recording of a split (or those in ``names``) as slices (progress on stderr)."""
     ds = ThreeETPlus(root, split)
     if tuple(ds.sensor_size[:2]) != tuple(cfg.sensor_size):
         raise DatasetError(f"{root}: sensor {ds.sensor_size[:2]} differs from the config's sensor_size {cfg.sensor_size}")
     digests = _file_digests(Path(root))
-    return [load_recording(ds, i, cfg, cache_dir, digests) for i in tqdm(range(len(ds)), desc=f"slices {split}", leave=False)]
+    keep = [i for i, n in enumerate(ds.names) if names is None or n in names]
+    return [load_recording(ds, i, cfg, cache_dir, digests) for i in tqdm(keep, desc=f"slices {split}", leave=False)]
 
 
 def sequence_starts(recs: list[RecordingSlices], seq_len: int, stride: int) -> np.ndarray:

@@ -25,7 +25,10 @@ from edgevision.atomic import atomic_path, write_bytes_atomic
 from edgevision.errors import CheckpointError, DatasetError
 from edgevision.nn.checkpoint import save_checkpoint
 from edgevision.nn.config import EyeConfig
-from edgevision.nn.eye_data import RecordingSlices, data_hash, load_split, make_batch, sequence_starts
+from edgevision.datasets.threeet import ThreeETPlus
+from edgevision.nn.augment import draw_params, source_slots
+from edgevision.nn.event_batch import EventStore, build_batch, sequence_starts
+from edgevision.nn.eye_data import RecordingSlices, data_hash, load_split, make_batch
 from edgevision.nn.eye_model import EyeTracker
 from edgevision.nn.metrics import eye_metrics
 
@@ -75,18 +78,26 @@ def evaluate(
     return eye_metrics(pred[:, :2], lab, cfg.sensor_size, names, closed_prob=pred[:, 2]), preds
 
 
-def split_train_val(root: Path, cfg: EyeConfig, cache: Path) -> tuple[list[RecordingSlices], list[RecordingSlices]]:
-    train = load_split(root, "train", cfg, cache)
+def train_val_names(root: Path, cfg: EyeConfig) -> tuple[list[str], tuple[str, list[str]]]:
+    """Training recordings (split ``train``) and the validation ``(split, names)``: the ``val`` split, or without
+    one the last ``val_fraction`` of ``train``."""
+    train = ThreeETPlus(root, "train").names
     try:
-        val = load_split(root, "val", cfg, cache)
+        val = ThreeETPlus(root, "val").names
     except DatasetError:
         val = []
-    if not val:  # hold out the last recordings of train
-        k = max(1, int(round(len(train) * cfg.train.val_fraction)))
-        if len(train) <= k:
-            raise DatasetError(f"{root}: need a val split or at least {k + 1} train recordings")
-        train, val = train[:-k], train[-k:]
-    return train, val
+    if val:
+        return train, ("val", val)
+    k = max(1, int(round(len(train) * cfg.train.val_fraction)))
+    if len(train) <= k:
+        raise DatasetError(f"{root}: need a val split or at least {k + 1} train recordings")
+    return train[:-k], ("train", train[-k:])
+
+
+def split_train_val(root: Path, cfg: EyeConfig, cache: Path) -> tuple[list[RecordingSlices], list[RecordingSlices]]:
+    """Token slices of the training and validation recordings (see :func:`train_val_names`)."""
+    train, (val_split, val) = train_val_names(root, cfg)
+    return load_split(root, "train", cfg, cache, train), load_split(root, val_split, cfg, cache, val)
 
 
 def _lr_lambda(total_steps: int) -> Callable[[int], float]:
@@ -128,8 +139,11 @@ def train_eye(
         raise CheckpointError(f"{out}: already holds a run ({STATE_FILE}); pass --resume or choose a new --out")
 
     tc = cfg.train
-    train, val = split_train_val(data, cfg, cache)
-    starts = sequence_starts(train, tc.seq_len, tc.stride)
+    train_names, (val_split, val_names) = train_val_names(data, cfg)
+    train = EventStore.from_split(data, "train", cfg, device, train_names)
+    val = load_split(data, val_split, cfg, cache, val_names)
+    span = source_slots(tc.seq_len, cfg.augment.time_stretch[0]) if cfg.augment.enabled else tc.seq_len
+    starts = sequence_starts(train.n_slots, span, tc.stride)
     steps_per_epoch = max(1, len(starts) // tc.batch_size)
     torch.manual_seed(tc.seed)
     model = EyeTracker(cfg).to(device)
@@ -147,7 +161,7 @@ def train_eye(
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         history, best, first_epoch = state["history"], state["best"], state["epoch"] + 1
     dhash = data_hash(data)
-    meta_base = {"data": str(data), "data_hash": dhash, "train_recordings": len(train), "val_recordings": len(val)}
+    meta_base = {"data": str(data), "data_hash": dhash, "train_recordings": len(train_names), "val_recordings": len(val)}
 
     for epoch in range(first_epoch, tc.epochs):
         t0 = time.perf_counter()
@@ -156,7 +170,8 @@ def train_eye(
         model.train()
         losses = []
         for idx in tqdm(order, desc=f"epoch {epoch + 1}/{tc.epochs}", leave=False):
-            x, lab = make_batch(train, starts[idx], tc.seq_len, device, rng, tc.jitter_px, cfg.sensor_size, cfg.input.downsample)
+            gen = torch.Generator(device).manual_seed(int(rng.integers(2**62)))
+            x, lab = build_batch(train, starts[idx], span, draw_params(cfg.augment, len(idx), rng), cfg, gen)
             loss = eye_loss(model(x, len(idx), tc.seq_len), lab, cfg.sensor_size, tc.closed_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
