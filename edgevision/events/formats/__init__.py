@@ -29,7 +29,8 @@ from edgevision.atomic import atomic_path
 from edgevision.errors import EventFormatError, EventValidationError
 from edgevision.events.core import EVENT_DTYPE, SensorSize, validate_events
 from edgevision.events.formats import camera_files, hdf5, numpy_files, text
-from edgevision.events.formats.normalize import check_events, parse_sensor
+from edgevision.events.formats.limits import check_writable
+from edgevision.events.formats.normalize import check_events, foreign_errors, parse_sensor
 
 READ_FORMATS = ("npy", "npz", "h5", "csv", "evt", "dat", "aedat4")
 WRITE_FORMATS = ("npy", "npz", "h5", "h5-3etplus", "h5-tonic", "csv", "evt2", "evt3", "dat", "aedat4")
@@ -45,7 +46,7 @@ _EXTENSIONS = {
     ".dat": "dat",
     ".aedat4": "aedat4",
 }
-_UNSIGNED_TIME = ("h5-3etplus", "evt2", "evt3", "dat", "aedat4")
+_UNSIGNED_TIME = ("h5-3etplus", "evt2", "evt3", "dat", "aedat4", "csv")
 DEFAULT_CHUNK_EVENTS = 1 << 20
 
 
@@ -204,7 +205,11 @@ def write_format(path: str | os.PathLike, format: str | None = None) -> str:
 def write_events(
     path: str | os.PathLike, events: np.ndarray, sensor_size: tuple[int, int], format: str | None = None
 ) -> Path:
-    """Write ``events`` atomically (temporary sibling + rename; no partial file on any error). Returns the path."""
+    """Write ``events`` atomically (temporary sibling + rename; no partial file on any error). Returns the path.
+
+    What the format cannot store exactly (sensor size, time range: :mod:`.limits`) is refused before a
+    byte is written; every error names ``path``.
+    """
     path = Path(path)
     fmt = write_format(path, format)
     sensor = parse_sensor(path, sensor_size)
@@ -214,17 +219,23 @@ def write_events(
         raise EventFormatError(path, f"cannot write: {exc}") from None
     if fmt in _UNSIGNED_TIME and events.shape[0] and events["t"][0] < 0:
         raise EventFormatError(path, f"{fmt} cannot store negative timestamps (first is {int(events['t'][0])} us)")
-    with atomic_path(path) as tmp:
-        if fmt == "npy":
-            numpy_files.write_npy(tmp, events)
-        elif fmt == "npz":
-            numpy_files.write_npz(tmp, events, sensor)
-        elif fmt.startswith("h5"):
-            hdf5.write_hdf5(tmp, events, sensor, fmt)
-        elif fmt == "csv":
-            text.write_csv(tmp, events, sensor)
-        else:
-            camera_files.write_camera_file(tmp, events, sensor, fmt)
+    check_writable(path, fmt, events, sensor)
+    try:
+        with atomic_path(path) as tmp, foreign_errors(path, "write"):
+            if fmt == "npy":
+                numpy_files.write_npy(tmp, events)
+            elif fmt == "npz":
+                numpy_files.write_npz(tmp, events, sensor)
+            elif fmt.startswith("h5"):
+                hdf5.write_hdf5(tmp, events, sensor, fmt)
+            elif fmt == "csv":
+                text.write_csv(tmp, events, sensor)
+            else:
+                camera_files.write_camera_file(tmp, events, sensor, fmt)
+    except EventFormatError as exc:
+        if exc.path == str(path):
+            raise
+        raise EventFormatError(path, exc.problem) from None  # name the output, never the temporary file
     return path
 
 

@@ -5,6 +5,7 @@
   when the format's counter holds them (DAT and EVT2: last t < 2^32 us; EVT3: first t < 2^24 us), so
   every reader sees the same times; otherwise the first timestamp moves to the header (``% t0`` /
   ``% T0``, faery's ``zero_t0``), which faery adds back but readers such as expelliarmus ignore.
+  What each format can store (sizes, time spans) is in :mod:`.limits`; writers refuse the rest.
 - iniVation AEDAT 4 ``.aedat4``: the first event track; timestamps are absolute (Unix microseconds).
   Written with LZ4 compression.
 
@@ -153,10 +154,21 @@ def open_camera_file(
 
 
 def write_camera_file(path: Path, events: np.ndarray, sensor_size: SensorSize, fmt: str) -> None:
-    """Write ``events`` as ``fmt`` (evt2, evt3, dat, aedat4) to ``path``."""
+    """Write ``events`` as ``fmt`` (evt2, evt3, dat, aedat4) to ``path``.
+
+    The caller has checked the events against :data:`.limits.LIMITS`. EVT3 is written by
+    :mod:`.evt3_writer` (faery's EVT3 encoder loses time across 24-bit wraps), the others by faery.
+    """
     from faery import file_encoder
 
-    if fmt in ("evt2", "evt3"):
+    from edgevision.events.formats.evt3_writer import write_evt3
+    from edgevision.events.formats.limits import time_base
+
+    base = time_base(fmt, events["t"])
+    if fmt == "evt3":
+        write_evt3(path, events, sensor_size, base)
+        return
+    if fmt == "evt2":
         kind, version = "evt", fmt
     elif fmt == "dat":
         kind, version = "dat", "dat2"
@@ -164,15 +176,13 @@ def write_camera_file(path: Path, events: np.ndarray, sensor_size: SensorSize, f
         kind, version = "aedat", None
     else:
         raise ValueError(f"unknown camera format {fmt!r}")
-    t = events["t"]
-    fits = events.shape[0] == 0 or (int(t[0]) < (1 << 24) if fmt == "evt3" else int(t[-1]) < (1 << 32))
     with foreign_errors(path, "write"):
         file_encoder.events_to_file(
             [to_faery_events(events)] if events.shape[0] else [],
             path,
             (int(sensor_size.width), int(sensor_size.height)),
             version=version,
-            zero_t0=not fits,
+            zero_t0=base != 0,
             file_type=kind,
             use_write_suffix=False,
         )
