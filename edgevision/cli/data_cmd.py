@@ -17,16 +17,17 @@ def _synth_eye(args: argparse.Namespace) -> dict[str, Any]:
         args.recordings,
         args.seconds,
         args.seed,
-        workers=args.workers,
+        workers=args.jobs,
         per_subject=args.per_subject,
         tonic_layout=args.tonic_layout,
         compression=None if args.compression == "none" else args.compression,
         command=command,
+        domain=args.domain,
     )
     if args.preview:
         from edgevision.sim.preview import write_preview
 
-        summary["preview"] = write_preview(args.out, seed=args.seed)
+        summary["preview"] = write_preview(args.out, seed=args.seed, domain=args.domain)
     return summary
 
 
@@ -50,7 +51,10 @@ def register(cli) -> None:
     p.add_argument("--recordings", type=int, default=24, help="number of recordings (default 24)")
     p.add_argument("--seconds", type=float, default=10.0, help="length of each recording in seconds (default 10)")
     p.add_argument("--seed", type=int, default=0, help="random seed; the output is deterministic for a seed")
-    p.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    p.add_argument("--jobs", "--workers", dest="jobs", type=int, default=1,
+                   help="parallel processes (default 1; --workers is a deprecated alias)")
+    p.add_argument("--domain", default="train",
+                   help="randomization domain: train (default), full or heldout:<factor> (edgevision/sim/eye_domain.py)")
     p.add_argument("--per-subject", type=int, default=2, help="recordings per synthetic subject (default 2)")
     p.add_argument("--tonic-layout", action="store_true", help="also write tonic's ThreeET layout under OUT/tonic")
     p.add_argument("--compression", default="lzf", choices=["lzf", "gzip", "none"], help="HDF5 compression of events")

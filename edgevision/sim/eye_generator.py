@@ -1,4 +1,8 @@
-"""Generate a whole synthetic 3ET+ dataset: subjects split train/val/test, recordings written in the release layout."""
+"""Generate a whole synthetic 3ET+ dataset: subjects split train/val/test, recordings written in the release layout.
+
+Generator version :data:`GENERATOR_VERSION` ("eye-v3": domain-randomized subjects, cameras, illumination, sensors
+and motion, see :mod:`edgevision.sim.eye_domain`); the version and the domain string are recorded in manifest.json.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +17,10 @@ import numpy as np
 
 from edgevision.datasets import layouts, writer
 from edgevision.errors import ConfigError
-from edgevision.sim.eye_dataset import simulate_recording
+from edgevision.sim.eye_dataset import LABEL_CONVENTION, simulate_recording
+from edgevision.sim.eye_domain import parse_domain
 
+GENERATOR_VERSION = "eye-v3"
 TONIC_SUBDIR = "tonic"  # tonic.datasets.ThreeET_Eyetracking(save_to=<out>/tonic) loads the tonic layout
 
 
@@ -42,9 +48,9 @@ def plan_recordings(recordings: int, per_subject: int) -> list[tuple[str, int, i
     return plan
 
 
-def _job(args: tuple[str, str, int, int, float, int, bool, str | None]) -> dict[str, Any]:
-    out, split, sid, session, seconds, seed, tonic, compression = args
-    rec = simulate_recording(sid, session, seconds, seed)
+def _job(args: tuple[str, str, int, int, float, int, bool, str | None, str]) -> dict[str, Any]:
+    out, split, sid, session, seconds, seed, tonic, compression, domain = args
+    rec = simulate_recording(sid, session, seconds, seed, domain=domain)
     files = writer.write_recording(out, split, rec.name, rec.events, rec.labels, compression=compression)
     if tonic and split in layouts.TONIC_SPLITS:
         tonic_files = writer.write_tonic_recording(
@@ -74,10 +80,16 @@ def generate_dataset(
     tonic_layout: bool = False,
     compression: str | None = "lzf",
     command: str = "",
+    domain: str = "train",
 ) -> dict[str, Any]:
-    """Write ``recordings`` recordings of ``seconds`` to ``out``; manifest.json is written last."""
+    """Write ``recordings`` recordings of ``seconds`` to ``out`` with ``workers`` processes, factors drawn from
+    ``domain`` ("train", "full" or "heldout:<factor>"); manifest.json is written last. Byte-identical for a
+    seed whatever ``workers``."""
     from tqdm import tqdm
 
+    domain = str(parse_domain(domain))
+    if workers < 1:
+        raise ConfigError(f"--jobs must be >= 1, got {workers}")
     if seconds < 0.05:
         raise ConfigError(f"--seconds must be >= 0.05, got {seconds}")
     out = Path(out)
@@ -85,12 +97,12 @@ def generate_dataset(
     if manifest.exists():
         manifest.unlink()  # the dataset is incomplete until we finish
     plan = plan_recordings(recordings, per_subject)
-    jobs = [(str(out), split, sid, ses, seconds, seed, tonic_layout, compression) for split, sid, ses in plan]
+    jobs = [(str(out), split, sid, ses, seconds, seed, tonic_layout, compression, domain) for split, sid, ses in plan]
     start = time.perf_counter()
     results = []
     bar = tqdm(total=len(jobs), desc="synth-eye", unit="rec", file=sys.stderr)
     if workers > 1:
-        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        with multiprocessing.get_context("spawn").Pool(min(workers, len(jobs))) as pool:
             for r in pool.imap_unordered(_job, jobs):
                 results.append(r)
                 bar.update()
@@ -112,6 +124,8 @@ def generate_dataset(
     total_s = sum(r["seconds"] for r in results)
     summary = {
         "out": str(out),
+        "generator": GENERATOR_VERSION,
+        "domain": domain,
         "recordings": len(results),
         "subjects": len({r["subject"] for r in results}),
         "splits": {s: len(v) for s, v in names.items()},
@@ -126,7 +140,8 @@ def generate_dataset(
         "tonic_layout": str(out / TONIC_SUBDIR) if tonic_layout else None,
     }
     writer.write_manifest(
-        out, files, {"generator": "edgevision data synth-eye", "seed": seed, "command": command, "summary": summary,
+        out, files, {"generator": "edgevision data synth-eye", "generator_version": GENERATOR_VERSION, "domain": domain,
+                     "label_convention": LABEL_CONVENTION, "seed": seed, "command": command, "summary": summary,
                      "recordings": results}
     )
     return summary

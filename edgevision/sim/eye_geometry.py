@@ -1,11 +1,12 @@
 """Synthetic subjects and head-mounted camera geometry: gaze -> pupil/iris ellipses, glints, eyelids, closed flag.
 
-Camera frame: x right, y down, z forward (pinhole, focal ``focal_px``). The camera sits below and to the
-side of the eye, so the eye's straight-ahead gaze is tilted away from the optical axis by ``cam_pitch_deg``
-(upwards) and ``cam_yaw_deg``; the pupil and iris discs are foreshortened by the cosine between their normal
-(the gaze) and the viewing ray. Image roll and offset of the camera are a final 2-D rigid transform.
-Eyelids are curves in the image between two fixed eye corners; the upper lid moves towards the lower
-lid when the eye closes and follows vertical gaze.
+Camera frame: x right, y down, z forward (pinhole, focal ``focal_px``). The eye's straight-ahead gaze is tilted
+away from the optical axis by ``cam_pitch_deg`` (> 0: camera below the eye looking up, < 0: above, 0: straight
+on) and ``cam_yaw_deg``; the pupil and iris discs are foreshortened by the cosine between their normal (the gaze)
+and the viewing ray. Image roll and offset of the camera are a final 2-D rigid transform, and a slow camera
+slippage (pixels, per time sample) shifts the whole eye. Eyelids are curves in the image between two fixed eye
+corners; the upper lid moves towards the lower lid when the eye closes and follows vertical gaze (downward
+gaze lowers it over the top of the pupil). Every randomized quantity comes from :mod:`edgevision.sim.eye_domain`.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgevision.sim.eye_domain import Domain, parse_domain
+
 WIDTH, HEIGHT = 640, 480
 
 
 @dataclass(frozen=True)
 class EyeSubject:
-    """Anatomy, camera placement and appearance of one synthetic subject (sizes in mm, levels 0-255)."""
+    """Anatomy and appearance of one subject plus the camera, illumination and sensor of one recording
+    (sizes in mm, levels 0-255; see :data:`edgevision.sim.eye_domain.FACTORS` for meanings and ranges)."""
 
     seed: int
     eye_z_mm: float
@@ -36,43 +40,101 @@ class EyeSubject:
     lid_skew: float  # apex shift towards one corner
     lid_tilt: float  # corner line slope
     lid_centre_dy: float  # lid centre below the primary-gaze iris centre, in iris radii
+    lid_gaze_coupling: float
     skin_level: float
     sclera_level: float
     iris_level: float
+    iris_texture: float
+    iris_limbus: float
     pupil_level: float
+    lash_count: int
+    lash_length: float
+    lash_level: float
+    brow_height: float | None  # None: no eyebrow in view
+    skin_folds: int
+    makeup: float
+    focus_blur: float
+    vignetting: float
     illumination: float  # global gain of the IR illumination
     n_leds: int
-    dvs_threshold: float
-    dvs_noise_scale: float
+    led_ring_mm: float
+    led_angle_deg: float
+    led_falloff: float
+    led_spot: tuple[float, float]
+    ambient: float
+    ambient_drift: float
+    flicker: float
+    flicker_hz: float
+    dvs_threshold_on: float
+    dvs_threshold_off: float
+    dvs_mismatch: float
+    dvs_refractory_us: int
+    dvs_cutoff_hz: float
+    dvs_leak_hz: float
+    dvs_shot_hz: float
+    dvs_hot_fraction: float
+    dvs_hot_hz: float
+    sensor_scale: float  # 1: native 640x480; < 1: a lower-resolution sensor, events mapped to 640x480
 
 
-def sample_subject(seed: int) -> EyeSubject:
-    """Draw a subject deterministically from ``seed``."""
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 0xE7E]))
+def sample_subject(seed: int, domain: str | Domain = "train", recording_seed: int | None = None) -> EyeSubject:
+    """Draw a subject deterministically: anatomy from ``seed``, camera/illumination/sensor from ``recording_seed``
+    (``seed`` when None), each factor from ``domain`` (see :func:`edgevision.sim.eye_domain.parse_domain`)."""
+    d = parse_domain(domain)
+    a = d.sampler(seed, "subject")
+    r = d.sampler(seed if recording_seed is None else recording_seed, "recording")
+    thr, ratio = r("dvs_threshold"), r("dvs_on_off_ratio")
     return EyeSubject(
         seed=seed,
-        eye_z_mm=rng.uniform(30.0, 38.0),
-        focal_px=rng.uniform(480.0, 560.0),
-        cam_pitch_deg=rng.uniform(20.0, 35.0),
-        cam_yaw_deg=rng.uniform(-15.0, 15.0),
-        roll_deg=rng.uniform(-12.0, 12.0),
-        offset_px=(rng.uniform(-40, 40), rng.uniform(-25, 35)),
-        iris_radius_mm=rng.uniform(5.6, 6.4),
-        pupil_radius_mm=rng.uniform(1.5, 2.6),
-        lid_width=rng.uniform(1.6, 1.95),
-        lid_upper=rng.uniform(0.95, 1.25),
-        lid_lower=rng.uniform(0.55, 0.85),
-        lid_skew=rng.uniform(-0.2, 0.2),
-        lid_tilt=rng.uniform(-0.12, 0.12),
-        lid_centre_dy=rng.uniform(0.0, 0.25),
-        skin_level=rng.uniform(120.0, 175.0),
-        sclera_level=rng.uniform(175.0, 215.0),
-        iris_level=rng.uniform(75.0, 130.0),
-        pupil_level=rng.uniform(8.0, 28.0),
-        illumination=rng.uniform(0.8, 1.1),
-        n_leds=int(rng.integers(2, 5)),
-        dvs_threshold=rng.uniform(0.2, 0.3),
-        dvs_noise_scale=rng.uniform(0.5, 2.0),
+        eye_z_mm=r("eye_distance"),
+        focal_px=r("focal"),
+        cam_pitch_deg=r("camera_pitch"),
+        cam_yaw_deg=r("camera_yaw"),
+        roll_deg=r("camera_roll"),
+        offset_px=(r("offset_x"), r("offset_y")),
+        iris_radius_mm=a("iris_radius"),
+        pupil_radius_mm=a("pupil_radius"),
+        lid_width=a("lid_width"),
+        lid_upper=a("lid_upper"),
+        lid_lower=a("lid_lower"),
+        lid_skew=a("lid_skew"),
+        lid_tilt=a("lid_tilt"),
+        lid_centre_dy=a("lid_centre_dy"),
+        lid_gaze_coupling=a("lid_gaze_coupling"),
+        skin_level=a("skin_level"),
+        sclera_level=a("sclera_level"),
+        iris_level=a("iris_level"),
+        iris_texture=a("iris_texture"),
+        iris_limbus=a("iris_limbus"),
+        pupil_level=a("pupil_level"),
+        lash_count=int(a("lash_count")),
+        lash_length=a("lash_length"),
+        lash_level=a("lash_level"),
+        brow_height=a("brow_height") if a("brow") < 0.6 else None,
+        skin_folds=int(a("skin_folds")),
+        makeup=a("makeup"),
+        focus_blur=r("focus_blur"),
+        vignetting=r("vignetting"),
+        illumination=r("illumination"),
+        n_leds=int(r("led_count")),
+        led_ring_mm=r("led_ring_mm"),
+        led_angle_deg=r("led_angle"),
+        led_falloff=r("led_falloff"),
+        led_spot=(r("led_spot_x"), r("led_spot_y")),
+        ambient=r("ambient"),
+        ambient_drift=r("ambient_drift"),
+        flicker=r("flicker"),
+        flicker_hz=r("flicker_hz"),
+        dvs_threshold_on=thr * np.sqrt(ratio),
+        dvs_threshold_off=thr / np.sqrt(ratio),
+        dvs_mismatch=r("dvs_mismatch"),
+        dvs_refractory_us=int(round(r("dvs_refractory_us"))),
+        dvs_cutoff_hz=r("dvs_cutoff_hz"),
+        dvs_leak_hz=r("dvs_leak_hz"),
+        dvs_shot_hz=r("dvs_shot_hz"),
+        dvs_hot_fraction=r("dvs_hot_fraction"),
+        dvs_hot_hz=r("dvs_hot_hz"),
+        sensor_scale=r("sensor_scale") if r("sensor_lowres") < 0.3 or d.factor == "sensor_scale" else 1.0,
     )
 
 
@@ -105,6 +167,8 @@ class EyeState:
     glint_visible: np.ndarray  # [T, K]
     lid_open: np.ndarray  # [T] effective opening (gaze-coupled)
     closed: np.ndarray  # [T] 1 while the lids cover the pupil centre
+    slip: np.ndarray  # [T, 2] camera slippage in final image pixels (already in the positions above)
+    ambient: np.ndarray  # [T] additive ambient light level (grey)
 
 
 class EyeCamera:
@@ -115,9 +179,15 @@ class EyeCamera:
         self.centre = np.array([0.0, 0.0, s.eye_z_mm])
         self.r_cam = _rot_x(-np.radians(s.cam_pitch_deg)) @ _rot_y(np.radians(s.cam_yaw_deg))
         self.pp = np.array([WIDTH / 2, HEIGHT / 2])
-        # LEDs around the lens, in camera coordinates (mm).
-        ang = np.linspace(0, 2 * np.pi, s.n_leds, endpoint=False) + np.radians(30)
-        self.leds = np.stack([9 * np.cos(ang), 6 * np.sin(ang), np.zeros_like(ang)], axis=1)
+        # LEDs on an elliptical ring around the lens, in camera coordinates (mm).
+        ang = np.linspace(0, 2 * np.pi, s.n_leds, endpoint=False) + np.radians(s.led_angle_deg)
+        r = s.led_ring_mm
+        self.leds = np.stack([r * np.cos(ang), 0.7 * r * np.sin(ang), np.zeros_like(ang)], axis=1)
+        # Ambient drift: three slow sinusoids with random phases (a function of absolute time, so streams
+        # rendered block by block stay continuous); flicker: one sinusoid of depth ``flicker``.
+        rng = np.random.default_rng(np.random.SeedSequence([s.seed, 0xA3B]))
+        self._drift_hz = rng.uniform(0.05, 0.5, 3)
+        self._drift_phase = rng.uniform(0, 2 * np.pi, 4)
         r = np.radians(s.roll_deg)
         self.roll = np.array([[np.cos(r), -np.sin(r)], [np.sin(r), np.cos(r)]])
         # Place the primary-gaze iris at the image centre plus the subject's offset.
@@ -161,9 +231,28 @@ class EyeCamera:
         upper = lower + (upper_open - lower) * open_eff[..., None]
         return upper, np.broadcast_to(lower, upper.shape)
 
-    def state(self, yaw: np.ndarray, pitch: np.ndarray, pupil_scale: np.ndarray, lid_open: np.ndarray) -> EyeState:
-        """Geometry of every time sample."""
+    def ambient(self, t_us: np.ndarray) -> np.ndarray:
+        """Ambient light level (grey, additive) at absolute times ``t_us``."""
         s = self.s
+        t = np.asarray(t_us, np.float64)[:, None] * 1e-6
+        drift = np.sin(2 * np.pi * self._drift_hz * t + self._drift_phase[:3]).sum(axis=1) / np.sqrt(1.5)
+        flicker = np.sin(2 * np.pi * s.flicker_hz * t[:, 0] + self._drift_phase[3])
+        return s.ambient * np.clip(1 + s.ambient_drift * drift, 0, None) * (1 + s.flicker * flicker)
+
+    def state(
+        self,
+        yaw: np.ndarray,
+        pitch: np.ndarray,
+        pupil_scale: np.ndarray,
+        lid_open: np.ndarray,
+        slip: np.ndarray | None = None,
+        t_us: np.ndarray | None = None,
+    ) -> EyeState:
+        """Geometry of every time sample; ``slip`` [T, 2] camera slippage in pixels, ``t_us`` absolute times
+        (ambient light); zeros when None."""
+        s = self.s
+        slip = np.zeros((len(yaw), 2)) if slip is None else np.asarray(slip, np.float64)
+        t_us = np.zeros(len(yaw)) if t_us is None else t_us
         g = self.gaze(yaw, pitch)
         pxy, paxes, p3 = self._disc(g, s.pupil_radius_mm * pupil_scale)
         ixy, iaxes, _ = self._disc(g, np.full(g.shape[0], s.iris_radius_mm))
@@ -178,22 +267,24 @@ class EyeCamera:
         nrm = to_led + to_cam[:, None]
         nrm /= np.linalg.norm(nrm, axis=2, keepdims=True)
         gl3 = cc[:, None] + CORNEA_RADIUS_MM * nrm
-        glints = self.to_image(self._project_raw(gl3))
+        glints = self.to_image(self._project_raw(gl3)) + slip[:, None]
         visible = np.sum(nrm * g[:, None], axis=2) > np.cos(np.radians(45))
-        open_eff = np.clip(lid_open * np.clip(1 + 0.015 * pitch, 0.6, 1.2), 0, 1.2)
+        open_eff = np.clip(lid_open * np.clip(1 + s.lid_gaze_coupling * pitch, 0.45, 1.2), 0, 1.2)
         # Closed: pupil centre outside the opening between the lids (evaluated in shifted raw coordinates).
         praw = pxy + self.shift
         u = (praw[:, 0] - self.lid_centre_raw[0]) / (s.lid_width * self.iris_px)
         up, lo = self.lid_curves(open_eff, np.clip(u, -1, 1)[:, None])
         closed = (np.abs(u) >= 1) | (praw[:, 1] < up[:, 0]) | (praw[:, 1] > lo[:, 0])
         return EyeState(
-            pupil_xy=self.to_image(pxy),
+            pupil_xy=self.to_image(pxy) + slip,
             pupil_axes=paxes,
-            iris_xy=self.to_image(ixy),
+            iris_xy=self.to_image(ixy) + slip,
             iris_axes=iaxes,
             angle_deg=angle,
             glints=glints,
             glint_visible=visible,
             lid_open=open_eff,
             closed=closed.astype(np.float32),
+            slip=slip,
+            ambient=self.ambient(t_us),
         )

@@ -1,9 +1,11 @@
 """Eye movements on a fine time grid: fixations with drift, microsaccades, main-sequence saccades, smooth
-pursuit, blinks and pupil dilation.
+pursuit, full and partial blinks, pupil dilation and slow camera slippage.
 
 Saccades follow the main sequence ``Vpeak = v_max * (1 - exp(-A / a0))`` with a minimum-jerk position
-profile (peak velocity 1.875 A / D, so D = 1.875 A / Vpeak). Blinks close in ~100 ms and reopen in
-150-200 ms. Angles in degrees: yaw > 0 to the image right, pitch > 0 up.
+profile (peak velocity 1.875 A / D, so D = 1.875 A / Vpeak), each saccade's duration scattered log-normally
+by ``saccade_spread``. Blinks close in ~100 ms and reopen in 150-200 ms; a fraction ``partial_blinks`` stops
+at 15-70 % closure. Angles in degrees: yaw > 0 to the image right, pitch > 0 up. The per-recording values of
+every statistic come from :mod:`edgevision.sim.eye_domain` (:func:`sample_motion_params`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from edgevision.sim.eye_domain import Domain, parse_domain
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,32 @@ class MotionParams:
     open_ms: tuple[float, float] = (150.0, 200.0)
     pupil_sd: float = 0.12  # relative pupil size fluctuation (log scale), correlation time below
     pupil_tau_s: float = 2.0
+    saccade_spread: float = 0.0  # log-normal sd of saccade durations around the main sequence
+    partial_blinks: float = 0.0  # fraction of blinks that stop before closing
+    slippage_px: float = 0.0  # sd of the camera slippage (pixels, each axis) ...
+    slippage_tau_s: float = 4.0  # ... and its correlation time
+
+
+def sample_motion_params(seed: int, domain: str | Domain = "train") -> MotionParams:
+    """The motion statistics of one recording, drawn from ``domain``."""
+    r = parse_domain(domain).sampler(seed, "recording")
+    pursuit = r("pursuit_speed")
+    return MotionParams(
+        yaw_range_deg=r("gaze_range_yaw"),
+        pitch_range_deg=r("gaze_range_pitch"),
+        v_max_deg_s=r("saccade_vmax"),
+        fixation_mean_s=r("fixation_s"),
+        p_microsaccade=r("p_microsaccade"),
+        p_pursuit=r("p_pursuit"),
+        pursuit_speed_deg_s=(0.5 * pursuit, 1.5 * pursuit),
+        drift_deg=r("drift_deg"),
+        blink_rate_hz=r("blink_rate_hz"),
+        pupil_sd=r("pupil_dilation_sd"),
+        pupil_tau_s=r("pupil_dilation_tau_s"),
+        saccade_spread=r("saccade_spread"),
+        partial_blinks=r("partial_blinks"),
+        slippage_px=r("slippage_px"),
+    )
 
 
 @dataclass
@@ -45,6 +75,7 @@ class EyeMotion:
     pitch: np.ndarray
     pupil_scale: np.ndarray
     lid_open: np.ndarray
+    slip: np.ndarray  # [T, 2] camera slippage in image pixels
 
     @property
     def grid_us(self) -> int:
@@ -63,9 +94,14 @@ def _min_jerk(tau: np.ndarray) -> np.ndarray:
 
 
 def generate_motion(
-    seconds: float, rng: np.random.Generator, p: MotionParams = MotionParams(), start: tuple[float, float] | None = None
+    seconds: float,
+    rng: np.random.Generator,
+    p: MotionParams = MotionParams(),
+    start: tuple[float, float] | None = None,
+    slip_start: np.ndarray | None = None,
 ) -> EyeMotion:
-    """Sample a trajectory of ``seconds`` (grid points 0, grid, ..., seconds inclusive)."""
+    """Sample a trajectory of ``seconds`` (grid points 0, grid, ..., seconds inclusive); ``start`` gaze and
+    ``slip_start`` slippage continue an earlier trajectory."""
     n = int(round(seconds * 1e6 / p.grid_us)) + 1
     t = np.arange(n, dtype=np.int64) * p.grid_us
     ts = t * 1e-6
@@ -107,27 +143,38 @@ def generate_motion(
                 if amp > 25.0:
                     target = g + step * 25.0 / amp
             amp = float(np.hypot(*(target - g)))
-            dur = float(saccade_duration_s(amp, p))
+            dur = float(saccade_duration_s(amp, p)) * float(np.exp(p.saccade_spread * rng.standard_normal()))
             j = min(n, i + max(1, int(dur * 1e6 / p.grid_us)))
             tau = (np.arange(j - i) + 1) / max(1, int(dur * 1e6 / p.grid_us))
             path = g + _min_jerk(np.clip(tau, 0, 1))[:, None] * (target - g)
             yaw[i:j], pitch[i:j] = path.T
             g = target if j - i == max(1, int(dur * 1e6 / p.grid_us)) else path[-1].copy()
         i = j
-    drift = _ou(n, p.grid_us * 1e-6, p.drift_tau_s, p.drift_deg, rng, dims=2)
-    pupil = np.exp(_ou(n, p.grid_us * 1e-6, p.pupil_tau_s, p.pupil_sd, rng, dims=1)[:, 0])
-    return EyeMotion(t, yaw + drift[:, 0], pitch + drift[:, 1], pupil, _blinks(ts, rng, p))
+    dt = p.grid_us * 1e-6
+    drift = _ou(n, dt, p.drift_tau_s, p.drift_deg, rng, dims=2)
+    pupil = np.exp(_ou(n, dt, p.pupil_tau_s, p.pupil_sd, rng, dims=1)[:, 0])
+    lid = _blinks(ts, rng, p)
+    slip = _ou(n, dt, p.slippage_tau_s, p.slippage_px, rng, dims=2, knot_s=0.1, x0=slip_start)
+    slip = np.clip(slip, -SLIP_LIMIT_SD * p.slippage_px, SLIP_LIMIT_SD * p.slippage_px)
+    return EyeMotion(t, yaw + drift[:, 0], pitch + drift[:, 1], pupil, lid, slip)
 
 
-def _ou(n: int, dt: float, tau: float, sd: float, rng: np.random.Generator, dims: int, knot_s: float = 0.02) -> np.ndarray:
+SLIP_LIMIT_SD = 3.0  # slippage is clipped at this many sd (the renderer reserves that margin)
+
+
+def _ou(
+    n: int, dt: float, tau: float, sd: float, rng: np.random.Generator, dims: int, knot_s: float = 0.02,
+    x0: np.ndarray | None = None,
+) -> np.ndarray:
     """Smooth stationary Ornstein-Uhlenbeck process: exact OU at knots every ``knot_s``, interpolated linearly
-    onto the grid (so its velocity stays bounded, unlike white-noise increments at the grid rate)."""
+    onto the grid (so its velocity stays bounded, unlike white-noise increments at the grid rate); starts at
+    ``x0`` when given."""
     from scipy.signal import lfilter
 
     n_knots = int(np.ceil((n - 1) * dt / knot_s)) + 2
     a = np.exp(-knot_s / tau)
     noise = rng.normal(0.0, sd * np.sqrt(1 - a * a), (n_knots, dims))
-    noise[0] = rng.normal(0.0, sd, dims)
+    noise[0] = rng.normal(0.0, sd, dims) if x0 is None else x0
     knots = lfilter([1.0], [1.0, -a], noise, axis=0)
     t = np.arange(n) * dt
     tk = np.arange(n_knots) * knot_s
@@ -135,14 +182,18 @@ def _ou(n: int, dt: float, tau: float, sd: float, rng: np.random.Generator, dims
 
 
 def _blinks(ts: np.ndarray, rng: np.random.Generator, p: MotionParams) -> np.ndarray:
-    """Lid opening: 1 open, 0 shut; blinks at Poisson times with ease-in/ease-out closing and opening."""
+    """Lid opening: 1 open, 0 shut; blinks at Poisson times with ease-in/ease-out closing and opening
+    (partial blinks stop at a depth of 15-70 % and take proportionally less time)."""
     lid = np.ones_like(ts)
     t = rng.exponential(1.0 / p.blink_rate_hz) if p.blink_rate_hz > 0 else np.inf
     while t < ts[-1]:
         c, h, o = (rng.uniform(*r) * 1e-3 for r in (p.close_ms, p.closed_ms, p.open_ms))
-        tau_c = np.clip((ts - t) / c, 0, 1)
-        tau_o = np.clip((ts - t - c - h) / o, 0, 1)
-        shape = 1.0 - 0.5 * (1 - np.cos(np.pi * tau_c)) + 0.5 * (1 - np.cos(np.pi * tau_o))
-        lid = np.minimum(lid, shape)
+        depth = rng.uniform(0.15, 0.7) if rng.random() < p.partial_blinks else 1.0
+        c, o = c * np.sqrt(depth), o * np.sqrt(depth)
+        lo, hi = np.searchsorted(ts, [t, t + c + h + o + 1e-3])  # only the blink's samples change
+        tau_c = np.clip((ts[lo:hi] - t) / c, 0, 1)
+        tau_o = np.clip((ts[lo:hi] - t - c - h) / o, 0, 1)
+        shape = 1.0 - depth * 0.5 * (1 - np.cos(np.pi * tau_c)) + depth * 0.5 * (1 - np.cos(np.pi * tau_o))
+        lid[lo:hi] = np.minimum(lid[lo:hi], shape)
         t += c + h + o + 0.3 + rng.exponential(1.0 / p.blink_rate_hz)
     return lid

@@ -30,12 +30,14 @@ def overlay(frame: np.ndarray, events: np.ndarray, label: np.ndarray) -> np.ndar
 
 
 def preview_clip(
-    subject_id: int, session: int, seconds: float, seed: int, clip_s: float = 1.0
+    subject_id: int, session: int, seconds: float, seed: int, clip_s: float = 1.0, domain: str = "train"
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(frame, events, label) per 10 ms slot of the first ``clip_s`` of a recording, as the generator renders it."""
-    from edgevision.sim.eye_dataset import DATASET_RATE, LABEL_PERIOD_US, labels_at, recording_scene, render_schedule
+    from edgevision.sim.eye_dataset import (
+        DATASET_RATE, LABEL_PERIOD_US, labels_at, merge_chunks, recording_scene, render_schedule,
+    )
 
-    scene, m = recording_scene(subject_id, session, seconds, seed)
+    scene, m = recording_scene(subject_id, session, seconds, seed, domain=domain)
     st = scene.state(m)
     per_slot = LABEL_PERIOD_US // m.grid_us
     n_slots = min(int(round(clip_s * 100)), (m.t_us.shape[0] - 1) // per_slot)
@@ -51,11 +53,11 @@ def preview_clip(
             chunks.append(scene.step(st, k, int(m.t_us[k])))
             frame = scene.last_frame
             pos += 1
-        out.append((frame, np.concatenate(chunks), labels[slot]))
+        out.append((frame, merge_chunks(chunks), labels[slot]))
     return out
 
 
-def write_preview(root: str | Path, seed: int, clip_s: float = 1.0) -> dict[str, Any]:
+def write_preview(root: str | Path, seed: int, clip_s: float = 1.0, domain: str = "train") -> dict[str, Any]:
     """Write ``<root>/preview.png`` (6 slots) and ``preview.gif`` (half-size, every 2nd slot) of the first train recording."""
     import matplotlib
 
@@ -72,7 +74,7 @@ def write_preview(root: str | Path, seed: int, clip_s: float = 1.0) -> dict[str,
     recs = json.loads(manifest.read_text())["recordings"]
     rec = next((r for r in recs if r["split"] == "train"), recs[0])
     subject, session = (int(v) for v in rec["name"].split("_"))
-    clip = preview_clip(subject, session, rec["seconds"], seed, clip_s)
+    clip = preview_clip(subject, session, rec["seconds"], seed, clip_s, domain)
     images = [overlay(*c) for c in clip]
     counts = np.array([c[1].shape[0] for c in clip])
     picks = np.unique(np.linspace(1, len(clip) - 1, 6).astype(int))
