@@ -17,7 +17,28 @@ def _track(args: argparse.Namespace) -> dict[str, Any]:
     from edgevision.runtime.session import track
 
     return track(args.source, args.backend, args.checkpoint, args.model, args.headless, args.out, args.seconds,
-                 fast=args.fast, palette=args.palette, bitstream=args.bitstream)
+                 fast=args.fast, palette=args.palette, bitstream=args.bitstream, profile=args.profile, roi=args.roi,
+                 scale=args.scale, fit=args.fit)
+
+
+def _roi(text: str) -> tuple[int, int, int, int]:
+    try:
+        x, y, w, h = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected X,Y,W,H (4 integers, camera pixels), got {text!r}") from None
+    if min(x, y) < 0 or min(w, h) < 1:
+        raise argparse.ArgumentTypeError(f"X,Y must be >= 0 and W,H >= 1, got {text!r}")
+    return x, y, w, h
+
+
+def _scale(text: str) -> float:
+    try:
+        v = float(text.split("/")[0]) / float(text.split("/")[1]) if "/" in text else float(text)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"expected a number such as 0.5, 2 or 2/3, got {text!r}") from None
+    if not v > 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return v
 
 
 def _demo(args: argparse.Namespace) -> dict[str, Any]:
@@ -51,6 +72,14 @@ def register(cli) -> None:
     p.add_argument("--seconds", type=float, default=None, help="stop after this much sensor time")
     p.add_argument("--fast", action="store_true", help="replay as fast as possible (lossless) instead of in real time")
     p.add_argument("--palette", default="metavision", help="metavision | dv | gray")
+    p.add_argument("--profile", default=None, help="camera profile mapping the sensor onto the model's 640x480: davis346, "
+                   "dvxplorer, evk4, gen41, genx320 or a YAML file (sensor, roi, scale, fit); a sensor of another "
+                   "size without one is fitted whole")
+    p.add_argument("--roi", type=_roi, default=None, metavar="X,Y,W,H", help="region of interest in camera pixels")
+    p.add_argument("--scale", type=_scale, default=None, help="camera px -> model px factor (2, 0.5, 2/3); "
+                   "overrides --fit, the ROI shrinks (centred) to what fits")
+    p.add_argument("--fit", choices=("fit", "crop", "stretch"), default=None,
+                   help="place the ROI: fit (whole, aspect kept, default), crop (cover, centre crop), stretch")
 
     p = cli.command("demo", _demo, "eye-tracking demo: synthetic camera -> int8 model on the simulated accelerator -> annotated video")
     p.add_argument("--out", default="runs/demo", help="output directory (default runs/demo)")

@@ -57,6 +57,7 @@ class FrameRenderer:
         self.size = (int(sensor_size[0]), int(sensor_size[1]))
         self.palette = palette
         self.trail: deque[tuple[int, int]] = deque(maxlen=trail)
+        self.view: tuple[int, int, int, int] | None = None  # camera-px rectangle the model sees (a sensor map)
 
     def track(self, pred: Prediction) -> None:
         """Add a prediction to the trail (call for every window, drawn or not)."""
@@ -73,6 +74,9 @@ class FrameRenderer:
         if ev.shape[0]:
             colours = np.array([_bgr(pal.off), _bgr(pal.on)], np.uint8)
             img[ev["y"], ev["x"]] = colours[ev["p"]]
+        if self.view is not None:
+            x0, y0, x1, y1 = self.view
+            cv2.rectangle(img, (x0, y0), (max(x0, x1 - 1), max(y0, y1 - 1)), _bgr(pal.label), 1)
         if len(self.trail) > 1:
             pts = np.array(self.trail, np.int32).reshape(-1, 1, 2)
             cv2.polylines(img, [pts], False, _bgr(pal.pupil), 1, cv2.LINE_AA)

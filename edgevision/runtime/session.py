@@ -194,11 +194,13 @@ class OutputSink:
 
 
 def run_tracker(backend: Any, model: Any, cfg: Any, source: Source, out_dir: Path | None, live: bool,
-                palette: str = "metavision", queue_size: int = 2, video: bool = True) -> dict[str, Any]:
+                palette: str = "metavision", queue_size: int = 2, video: bool = True, sensor_map: Any = None) -> dict[str, Any]:
     """Run the loop with outputs; into ``out_dir`` (when given) ``predictions.jsonl``, ``summary.json`` and,
-    with ``video``, the annotated ``track.mp4``."""
-    loop = TrackerLoop(backend, model, cfg, queue_size)
+    with ``video``, the annotated ``track.mp4``. ``sensor_map`` maps a camera of another size onto the model."""
+    loop = TrackerLoop(backend, model, cfg, queue_size, sensor_map)
     sink = OutputSink(source.sensor_size, backend.name, out_dir, live, palette, video, len(source) or None)
+    if sensor_map is not None and sensor_map.model_rect_in_camera() != (0, 0, *sensor_map.camera):
+        sink.renderer.view = sensor_map.model_rect_in_camera()  # a crop: outline what the model sees
     sink.dropped = lambda: loop.queue.dropped if loop.queue is not None else 0
     try:
         summary = loop.run(source, sink, sink.stop)
@@ -218,13 +220,24 @@ def run_tracker(backend: Any, model: Any, cfg: Any, source: Source, out_dir: Pat
 
 
 def track(source: str, backend: str, checkpoint: str | None, model_dir: str | None, headless: bool, out: str | None,
-          seconds: float | None, fast: bool = False, palette: str = "metavision", bitstream: str | None = None) -> dict[str, Any]:
-    """``edgevision track``: one source through one backend, live window or headless files."""
+          seconds: float | None, fast: bool = False, palette: str = "metavision", bitstream: str | None = None,
+          profile: str | None = None, roi: tuple[int, int, int, int] | None = None, scale: float | None = None,
+          fit: str | None = None) -> dict[str, Any]:
+    """``edgevision track``: one source through one backend, live window or headless files.
+
+    A camera whose size differs from the model's is mapped onto it (:mod:`edgevision.runtime.sensor_map`):
+    by ``profile`` (name or YAML file), ``roi`` / ``scale`` / ``fit``, else by fitting it whole (aspect kept)."""
+    from edgevision.runtime.sensor_map import load_profile, resolve_sensor_map
+
     if headless and out is None:
         raise ConfigError("--headless needs --out DIR for the video, predictions and summary")
+    if profile is not None:
+        load_profile(profile)  # a bad profile fails before the model loads
     be, model, cfg = load_backend(backend, checkpoint or DEFAULT_CHECKPOINT, model_dir, bitstream)
     src = open_source(source, seconds=seconds, realtime=not fast)
-    return run_tracker(be, model, cfg, src, Path(out) if out else None, live=not headless, palette=palette)
+    smap = resolve_sensor_map(src.sensor_size, cfg.sensor_size, profile, roi, scale, fit)
+    return run_tracker(be, model, cfg, src, Path(out) if out else None, live=not headless, palette=palette,
+                       sensor_map=smap)
 
 
 def demo(out: str = "runs/demo", seconds: float = 10.0, backend: str = "csim") -> dict[str, Any]:

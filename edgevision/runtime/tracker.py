@@ -29,7 +29,8 @@ _END = object()
 
 @dataclass
 class Prediction:
-    """One window's output: pupil (x, y) in sensor px, eye-closed probability, timings, label if known."""
+    """One window's output: pupil (x, y) in camera px (and ``model_x``, ``model_y`` in the model's input space,
+    see :mod:`edgevision.runtime.sensor_map`), eye-closed probability, timings, label (camera px) if known."""
 
     index: int
     t_us: int
@@ -42,12 +43,16 @@ class Prediction:
     label: np.ndarray | None = None
     cycles: int | None = None
     cpu_ms: float = 0.0  # CPU time of this thread for the window (wall time minus waiting for the CPU)
+    model_x: float | None = None
+    model_y: float | None = None
 
     def record(self) -> dict[str, Any]:
         """The JSONL row."""
         row: dict[str, Any] = {"t_us": self.t_us, "x": round(self.x, 3), "y": round(self.y, 3),
                                "closed_prob": round(self.closed_prob, 4), "latency_ms": round(self.latency_ms, 4),
                                "infer_ms": round(self.infer_ms, 4), "events": self.n_events}
+        if self.model_x is not None and self.model_y is not None:
+            row["model_x"], row["model_y"] = round(self.model_x, 3), round(self.model_y, 3)
         if self.cycles is not None:
             row["cycles"] = self.cycles
         if self.label is not None:
@@ -101,9 +106,11 @@ class TrackerLoop:
 
     ``model``: a :class:`~edgevision.runtime.host_model.HostModel` (NumPy only, the board path), a
     :class:`~edgevision.runtime.head.GRUHead`, or a torch ``EyeTracker`` (its GRU + head are copied).
+    ``sensor_map`` (:func:`~edgevision.runtime.sensor_map.make_sensor_map`) maps a camera of another size onto
+    the model's sensor; without one the source must have the model's sensor size.
     """
 
-    def __init__(self, backend: Backend, model: Any, cfg: Any, queue_size: int = 2) -> None:
+    def __init__(self, backend: Backend, model: Any, cfg: Any, queue_size: int = 2, sensor_map: Any = None) -> None:
         from edgevision.runtime.head import GRUHead
 
         self.backend = backend
@@ -114,6 +121,7 @@ class TrackerLoop:
         self.predictions: list[Prediction] = []
         self.queue: WindowQueue | None = None  # the current run's hand-over queue (drop counter)
         self.tokenizer: WindowTokenizer | None = None  # reused across windows of one sensor
+        self.sensor_map = sensor_map
 
     def _producer(self, source: Source, wq: WindowQueue, stop: threading.Event, errors: list[BaseException]) -> None:
         try:
@@ -127,34 +135,39 @@ class TrackerLoop:
         finally:
             wq.put(_END, stop)
 
-    def warm_up(self, sensor: tuple[int, int]) -> None:
+    def warm_up(self, smap: Any) -> None:
         """One throw-away window through tokens, backend and head before the source starts: first calls load
         compiled code (numba caches, the C++ extension, a backend's buffers) for tens of milliseconds, which on
         a live window would delay it and drop the next few."""
         from edgevision.events.core import EVENT_DTYPE
 
         ev = np.zeros(8, EVENT_DTYPE)
-        ev["t"], ev["x"], ev["y"], ev["p"] = np.arange(8) * (WINDOW_US // 8), sensor[0] // 2, sensor[1] // 2, np.arange(8) % 2
-        _, h = self.step(TrackWindow(-1, 0, WINDOW_US, ev), None, sensor)
+        cx, cy = (int(v) for v in smap.to_camera(smap.model[0] / 2, smap.model[1] / 2))
+        ev["t"], ev["x"], ev["y"], ev["p"] = np.arange(8) * (WINDOW_US // 8), cx, cy, np.arange(8) % 2
+        _, h = self.step(TrackWindow(-1, 0, WINDOW_US, ev), None, smap)
         self.head.recurrent(h)
 
-    def step(self, w: TrackWindow, h: Any, sensor: tuple[int, int], gh: Any = None) -> tuple[Prediction, Any]:
-        """Process one window with GRU state ``h`` (``gh``: its recurrent term, computed ahead); returns the
-        prediction and the new state."""
+    def step(self, w: TrackWindow, h: Any, smap: Any, gh: Any = None) -> tuple[Prediction, Any]:
+        """Process one window (camera px, mapped by the :class:`~edgevision.runtime.sensor_map.SensorMap`
+        ``smap``) with GRU state ``h`` (``gh``: its recurrent term, computed ahead); returns the prediction and
+        the new state."""
         cpu0 = time.thread_time()
         tz = self.tokenizer
+        sensor = smap.model
         if tz is None or tz.sensor != sensor:
             c = self.cfg.input
             tz = self.tokenizer = WindowTokenizer(sensor, c.downsample, c.time_bins)
-        tokens = tz(w.events, w.t_start, w.t_end)
+        tokens = tz(smap.events(w.events), w.t_start, w.t_end)
         inf = self.backend.infer(tokens)
         o, h = self.head.step(inf.features, h, gh)
         ready = w.ready
         now = time.perf_counter()
+        mx, my = float(o[0]) * sensor[0], float(o[1]) * sensor[1]
+        cx, cy = smap.to_camera(mx, my)
         pred = Prediction(
-            w.index, w.t_end, float(o[0]) * sensor[0], float(o[1]) * sensor[1], float(1.0 / (1.0 + np.exp(-o[2]))),
+            w.index, w.t_end, cx, cy, float(1.0 / (1.0 + np.exp(-o[2]))),
             (now - ready) * 1e3 if ready is not None else inf.seconds * 1e3, inf.seconds * 1e3, int(w.events.shape[0]),
-            w.label, inf.cycles, (time.thread_time() - cpu0) * 1e3,
+            w.label, inf.cycles, (time.thread_time() - cpu0) * 1e3, mx, my,
         )
         return pred, h
 
@@ -166,11 +179,19 @@ class TrackerLoop:
     ) -> dict[str, Any]:
         """Track until the source ends (or ``stop`` is set); ``on_output`` runs on every prediction."""
         from edgevision.errors import ConfigError
+        from edgevision.runtime.sensor_map import make_sensor_map
 
         sensor = tuple(int(v) for v in source.sensor_size)
-        if sensor != tuple(self.cfg.sensor_size):
-            raise ConfigError(f"source {source.name} has a {sensor[0]}x{sensor[1]} sensor but the model expects "
-                              f"{self.cfg.sensor_size[0]}x{self.cfg.sensor_size[1]}")
+        model = tuple(int(v) for v in self.cfg.sensor_size)
+        smap = self.sensor_map
+        if smap is None:
+            if sensor != model:
+                raise ConfigError(f"source {source.name} has a {sensor[0]}x{sensor[1]} sensor but the model expects "
+                                  f"{model[0]}x{model[1]}: map it with a camera profile, --roi, --scale or --fit")
+            smap = make_sensor_map(sensor, model)
+        elif tuple(smap.camera) != sensor or tuple(smap.model) != model:
+            raise ConfigError(f"sensor map is for a {smap.camera[0]}x{smap.camera[1]} camera onto {smap.model[0]}x"
+                              f"{smap.model[1]}, but the source is {sensor[0]}x{sensor[1]} and the model {model[0]}x{model[1]}")
         stop = stop or threading.Event()
         wq = self.queue = WindowQueue(self.queue_size, lossless=not source.realtime)
         errors: list[BaseException] = []
@@ -180,7 +201,7 @@ class TrackerLoop:
         t0 = time.perf_counter()
         threads = _one_torch_thread() if self.backend.name == "torch" else None
         try:
-            self.warm_up(sensor)
+            self.warm_up(smap)
             producer.start()
             while True:
                 item = wq.get()
@@ -188,7 +209,7 @@ class TrackerLoop:
                     break
                 if wq.lossless:
                     item.ready = time.perf_counter()
-                pred, h = self.step(item, h, sensor, gh)
+                pred, h = self.step(item, h, smap, gh)
                 self.predictions.append(pred)
                 if on_output is not None:
                     on_output(item, pred)
@@ -203,7 +224,10 @@ class TrackerLoop:
                 _set_torch_threads(threads)
         if errors:
             raise errors[0]
-        return summarize(self.predictions, wq, time.perf_counter() - t0, self.backend.name, sensor)
+        out = summarize(self.predictions, wq, time.perf_counter() - t0, self.backend.name, sensor)
+        if not smap.identity:
+            out["sensor_map"] = smap.describe()
+        return out
 
 
 def _one_torch_thread() -> int:
