@@ -13,12 +13,14 @@ Per sequence (parameters from :class:`edgevision.nn.config.AugmentConfig`, drawn
 - sensor noise: uniform background events and a few hot pixels, added in the output frame.
 
 Everything runs as tensor ops on the training device over all events of a batch at once (no Python loop over
-events); randomness comes from a ``torch.Generator`` seeded from the epoch's NumPy generator, so a resumed run
-draws the same augmentations.
+events). Each sequence has its own seed, drawn with its parameters from the epoch's NumPy generator: its random
+numbers do not depend on which other sequences share its batch or process, so a resumed run and a run split
+over several processes draw the same augmentations.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -40,6 +42,11 @@ class SequenceParams:
     noise_hz: np.ndarray  # [B]
     hot_pixels: np.ndarray  # int [B]
     hot_rate_hz: np.ndarray  # [B]
+    seed: np.ndarray  # int64 [B], the sequence's random stream
+
+    def take(self, rows: slice) -> "SequenceParams":
+        """The parameters of sequences ``rows`` (one process's share of a batch)."""
+        return SequenceParams(*(getattr(self, f.name)[rows] for f in dataclasses.fields(self)))
 
     @property
     def identity(self) -> bool:
@@ -74,14 +81,14 @@ def draw_params(cfg: AugmentConfig, n: int, rng: np.random.Generator) -> Sequenc
     noise = rng.uniform(cfg.noise_hz[0], cfg.noise_hz[1], n)
     hot = rng.integers(0, cfg.hot_pixels + 1, n)
     hot_rate = rng.uniform(cfg.hot_rate_hz[0], cfg.hot_rate_hz[1], n)
-    return SequenceParams(flip, affine, shift, stretch, gain, noise, hot, hot_rate)
+    return SequenceParams(flip, affine, shift, stretch, gain, noise, hot, hot_rate, rng.integers(0, 2**62, n))
 
 
 def identity_params(n: int) -> SequenceParams:
     """Parameters that leave ``n`` sequences unchanged."""
     return SequenceParams(
         np.zeros(n, bool), np.broadcast_to(np.eye(2), (n, 2, 2)).copy(), np.zeros((n, 2)), np.ones(n),
-        np.ones((n, 2)), np.zeros(n), np.zeros(n, np.int64), np.zeros(n),
+        np.ones((n, 2)), np.zeros(n), np.zeros(n, np.int64), np.zeros(n), np.zeros(n, np.int64),
     )
 
 
@@ -147,25 +154,24 @@ def augment_events(
     slot_us: int,
     time_bins: int,
     sensor_size: tuple[int, int],
-    gen: torch.Generator | None,
 ) -> EventTensors:
-    """Augment source events (``tau``: µs since the sequence's first slot) -> output-frame events.
-
-    With identity parameters the result is exactly the recorded events binned as
+    """Augment source events (grouped by sequence, ``tau``: µs since the sequence's first slot) -> output-frame
+    events. With identity parameters the result is exactly the recorded events binned as
     :func:`edgevision.events.tokens.histogram_tokens` bins them (integer arithmetic, nothing random)."""
     dev = x.device
-    w_px, h_px = sensor_size
+    w_px = sensor_size[0]
     seq, x, y, tau, p = seq.long(), x.long(), y.long(), tau.long(), p.long()
     if params.identity:
         return _to_slots(EventTensors(seq, x, y, tau, tau, p), seq_len, slot_us, time_bins, sensor_size)
+    streams = [torch.Generator(dev).manual_seed(int(v)) for v in params.seed]
     # Rates: copies per event = floor(g) + Bernoulli(frac(g)), per sequence and polarity.
     g = torch.as_tensor(params.gain, dtype=torch.float32, device=dev)[seq, p]
-    copies = torch.floor(g) + (torch.rand(g.shape, generator=gen, device=dev) < g - torch.floor(g)).float()
+    copies = torch.floor(g) + (_uniform(seq, streams) < g - torch.floor(g)).float()
     idx = torch.repeat_interleave(torch.arange(seq.shape[0], device=dev), copies.long())
     seq, x, y, tau, p = seq[idx], x[idx], y[idx], tau[idx], p[idx]
     # Space: spread over the source pixel, flip, similarity transform, round to the nearest pixel centre.
-    xf = x.float() + torch.rand(x.shape, generator=gen, device=dev) - 0.5
-    yf = y.float() + torch.rand(y.shape, generator=gen, device=dev) - 0.5
+    xf = x.float() + _uniform(seq, streams) - 0.5
+    yf = y.float() + _uniform(seq, streams) - 0.5
     flip = torch.as_tensor(params.flip, device=dev)[seq]
     xf = torch.where(flip, (w_px - 1) - xf, xf)
     c = _centre(sensor_size)
@@ -178,31 +184,33 @@ def augment_events(
     k = torch.as_tensor(params.stretch, dtype=torch.float64, device=dev)[seq]
     tau = torch.floor(tau.double() * k).long()
     ev = EventTensors(seq, x, y, tau, tau, p)
-    ev = _cat(ev, _noise_events(params, seq_len * slot_us, sensor_size, gen, dev))
+    ev = _cat(ev, _noise_events(params, seq_len * slot_us, sensor_size, dev))
     return _to_slots(ev, seq_len, slot_us, time_bins, sensor_size)
 
 
-def _noise_events(
-    params: SequenceParams, span_us: int, sensor_size: tuple[int, int], gen: torch.Generator | None, dev: torch.device
-) -> EventTensors:
-    """Background events (uniform in space and time) and hot pixels (fixed pixel, Poisson times), per sequence."""
+def _uniform(seq: torch.Tensor, streams: list[torch.Generator]) -> torch.Tensor:
+    """One U(0, 1) number per element of ``seq`` (sorted by sequence), from its sequence's stream."""
+    counts = torch.bincount(seq, minlength=len(streams)).tolist()
+    return torch.cat([torch.rand(n, generator=g, device=seq.device) for n, g in zip(counts, streams)])
+
+
+def _noise_events(params: SequenceParams, span_us: int, sensor_size: tuple[int, int], dev: torch.device) -> EventTensors:
+    """Background events (uniform in space and time) and hot pixels (fixed pixel, Poisson times), per sequence,
+    from a NumPy stream of the sequence's seed (independent of its event stream)."""
     w_px, h_px = sensor_size
     span_s = span_us * 1e-6
-    # Counts are drawn on the CPU from a generator seeded by ``gen`` so the whole draw stays reproducible.
-    seed = int(torch.randint(0, 2**62, (1,), generator=gen, device=dev).item())
-    rng = np.random.default_rng(seed)
-    n_bg = rng.poisson(params.noise_hz * w_px * h_px * span_s)
-    hot_seq = np.repeat(np.arange(len(params.hot_pixels)), params.hot_pixels)
-    hot_n = rng.poisson(params.hot_rate_hz[hot_seq] * span_s)
-    hot_xy = np.stack([rng.integers(0, w_px, hot_seq.size), rng.integers(0, h_px, hot_seq.size)], 1)
-    seq = np.concatenate([np.repeat(np.arange(len(n_bg)), n_bg), np.repeat(hot_seq, hot_n)])
-    n_total = int(seq.size)
-    xy_bg = np.stack([rng.integers(0, w_px, int(n_bg.sum())), rng.integers(0, h_px, int(n_bg.sum()))], 1)
-    xy = np.concatenate([xy_bg, np.repeat(hot_xy, hot_n, axis=0)]).reshape(-1, 2)
-    tau = rng.integers(0, span_us, n_total)
-    p = rng.integers(0, 2, n_total)
-    to = lambda a: torch.as_tensor(a, dtype=torch.long, device=dev)  # noqa: E731
-    return EventTensors(to(seq), to(xy[:, 0]), to(xy[:, 1]), to(tau), to(tau), to(p))
+    parts = []
+    for b in range(len(params.seed)):
+        rng = np.random.default_rng([int(params.seed[b]), 1])
+        n_bg = int(rng.poisson(params.noise_hz[b] * w_px * h_px * span_s))
+        hot_xy = np.stack([rng.integers(0, w_px, params.hot_pixels[b]), rng.integers(0, h_px, params.hot_pixels[b])], 1)
+        hot_n = rng.poisson(params.hot_rate_hz[b] * span_s, params.hot_pixels[b])
+        xy = np.concatenate([np.stack([rng.integers(0, w_px, n_bg), rng.integers(0, h_px, n_bg)], 1),
+                             np.repeat(hot_xy, hot_n, axis=0)])
+        n = xy.shape[0]
+        parts.append(np.column_stack([np.full(n, b), xy, rng.integers(0, span_us, n), rng.integers(0, 2, n)]))
+    cols = torch.as_tensor(np.concatenate(parts), dtype=torch.long, device=dev)
+    return EventTensors(cols[:, 0], cols[:, 1], cols[:, 2], cols[:, 3], cols[:, 3], cols[:, 4])
 
 
 def _cat(a: EventTensors, b: EventTensors) -> EventTensors:

@@ -82,7 +82,6 @@ def build_batch(
     span: int,
     params: SequenceParams,
     cfg: EyeConfig,
-    gen: torch.Generator | None = None,
 ) -> tuple[SparseTensor, torch.Tensor]:
     """B sequences of ``span`` source slots from ``starts`` [B, 2] -> (tokens of B * seq_len windows, labels
     [B, seq_len, 3] in sensor pixels), augmented with ``params``."""
@@ -97,7 +96,7 @@ def build_batch(
     t_first = torch.as_tensor([int(s) * inp.slice_us for _, s in starts], device=dev)
     tau = store.t[idx].long() - t_first[seq]
     ev = augment_events(seq, store.x[idx], store.y[idx], tau, store.p[idx], params, seq_len, inp.slice_us,
-                        inp.time_bins, cfg.sensor_size, gen)
+                        inp.time_bins, cfg.sensor_size)
     src = np.stack([store.labels[int(r)][int(s) : int(s) + span] for r, s in starts])
     labels = transform_labels(src, params, seq_len, cfg.sensor_size)
     return bin_tokens(ev, len(starts), seq_len, cfg), torch.from_numpy(labels).to(dev)

@@ -170,8 +170,7 @@ def train_eye(
         model.train()
         losses = []
         for idx in tqdm(order, desc=f"epoch {epoch + 1}/{tc.epochs}", leave=False):
-            gen = torch.Generator(device).manual_seed(int(rng.integers(2**62)))
-            x, lab = build_batch(train, starts[idx], span, draw_params(cfg.augment, len(idx), rng), cfg, gen)
+            x, lab = build_batch(train, starts[idx], span, draw_params(cfg.augment, len(idx), rng), cfg)
             loss = eye_loss(model(x, len(idx), tc.seq_len), lab, cfg.sensor_size, tc.closed_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()

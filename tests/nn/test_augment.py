@@ -77,7 +77,7 @@ def test_spatial_transforms_move_label_with_the_pupil(kind):
     if kind in ("translate", "all"):
         p.shift[:] = [37.3, -21.6]
     p.gain[:] = sc**2
-    x, lab = build_batch(store, np.array([[0, 0]]), 13, p, cfg, torch.Generator().manual_seed(0))
+    x, lab = build_batch(store, np.array([[0, 0]]), 13, p, cfg)
     err = _centroids(x, 12) - lab[0, :, :2].numpy()
     # Per window the centroid of 4000 events on an 8-px grid is off by sampling noise (< 1 px); over the 12
     # windows no bias remains (a wrongly moved label would be off by pixels).
@@ -94,7 +94,7 @@ def test_time_stretch_resamples_the_trajectory():
         p = identity_params(1)
         p.stretch[:] = k
         span = source_slots(12, 0.8)
-        x, lab = build_batch(store, np.array([[0, 2]]), span, p, cfg, torch.Generator().manual_seed(1))
+        x, lab = build_batch(store, np.array([[0, 2]]), span, p, cfg)
         # Output label j = source trajectory at (j + 1) / k slots after the first slot's start.
         expect = 200 + 6.0 * (2 + (np.arange(1, 13) / k) - 1)
         assert np.abs(lab[0, :, 0].numpy() - expect).max() < 1e-3
@@ -112,14 +112,14 @@ def test_rates_noise_and_hot_pixels():
     base, _ = build_batch(store, np.array([[0, 0]]), 12, identity_params(1), cfg)
     p = identity_params(1)
     p.gain[:] = [[0.5, 1.5]]  # OFF halved, ON x1.5
-    x, _ = build_batch(store, np.array([[0, 0]]), 12, p, cfg, torch.Generator().manual_seed(2))
+    x, _ = build_batch(store, np.array([[0, 0]]), 12, p, cfg)
     off_on = x.feats.reshape(-1, 2, 2).sum((0, 1)).numpy() / base.feats.reshape(-1, 2, 2).sum((0, 1)).numpy()
     assert np.allclose(off_on, [0.5, 1.5], atol=0.05)
     p = identity_params(1)
     p.noise_hz[:] = 0.2
     p.hot_pixels[:] = 5
     p.hot_rate_hz[:] = 400.0
-    x, _ = build_batch(store, np.array([[0, 0]]), 12, p, cfg, torch.Generator().manual_seed(3))
+    x, _ = build_batch(store, np.array([[0, 0]]), 12, p, cfg)
     added = x.feats.sum().item() - base.feats.sum().item()
     expect = 0.2 * 640 * 480 * 0.12 + 5 * 400 * 0.12
     assert abs(added / expect - 1) < 0.1
@@ -140,3 +140,17 @@ def test_draws_are_reproducible_and_within_ranges():
 def test_bad_augment_config_is_refused(bad):
     with pytest.raises(ConfigError, match="augment"):
         _cfg(**bad)
+
+
+def test_a_sequence_is_augmented_the_same_whatever_shares_its_batch(ring_dataset):
+    """Per-sequence streams: a batch split over processes draws what one process draws (distributed training)."""
+    cfg = _cfg(seq_len=12)
+    store = EventStore.from_split(ring_dataset, "train", cfg, "cpu")
+    span = source_slots(12, cfg.augment.time_stretch[0])
+    starts = sequence_starts(store.n_slots, span, 10)[:4]
+    params = draw_params(cfg.augment, 4, np.random.default_rng(7))
+    whole, lab = build_batch(store, starts, span, params, cfg)
+    part, lab_part = build_batch(store, starts[2:], span, params.take(slice(2, 4)), cfg)
+    rows = whole.coords[:, 0] >= 24
+    assert torch.equal(whole.feats[rows], part.feats) and torch.equal(whole.coords[rows, 1:], part.coords[:, 1:])
+    assert torch.equal(lab[2:], lab_part)
