@@ -41,3 +41,10 @@ class CheckpointError(EdgevisionError):
 
 class BackendError(EdgevisionError):
     """An inference backend (C simulation, board, compiled engine) is unavailable or failed."""
+
+
+class TruncatedEventFileWarning(UserWarning):
+    """An event file ends early (a partial record, a header cut mid-line): only its complete records are read.
+
+    Readers warn with this category; with ``strict=True`` they raise :class:`EventFormatError` instead.
+    """

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
+import sys
+import warnings
 from typing import Any
 
 from edgevision.errors import ConfigError
@@ -18,10 +21,28 @@ def _sensor(value: str | None) -> tuple[int, int] | None:
     return int(m.group(1)), int(m.group(2))
 
 
+@contextlib.contextmanager
+def _file_warnings():
+    """Print readers' TruncatedEventFileWarning as one ``edgevision: warning:`` line each on stderr."""
+    from edgevision.errors import TruncatedEventFileWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", TruncatedEventFileWarning)
+        try:
+            yield
+        finally:
+            for w in caught:
+                if issubclass(w.category, TruncatedEventFileWarning):
+                    print(f"edgevision: warning: {w.message}", file=sys.stderr)
+                else:
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
 def _info(args: argparse.Namespace) -> dict[str, Any]:
     from edgevision.events.info import event_file_info
 
-    return event_file_info(args.path, format=args.format, sensor_size=_sensor(args.sensor))
+    with _file_warnings():
+        return event_file_info(args.path, format=args.format, sensor_size=_sensor(args.sensor), strict=args.strict)
 
 
 def _convert(args: argparse.Namespace) -> dict[str, Any]:
@@ -29,7 +50,8 @@ def _convert(args: argparse.Namespace) -> dict[str, Any]:
 
     out_format = write_format(args.output, args.out_format)
     in_format = detect_format(args.input, args.in_format)
-    events, sensor = read_events(args.input, format=in_format, sensor_size=_sensor(args.sensor))
+    with _file_warnings():
+        events, sensor = read_events(args.input, format=in_format, sensor_size=_sensor(args.sensor), strict=args.strict)
     write_events(args.output, events, sensor, format=out_format)
     return {
         "input": str(args.input),
@@ -69,6 +91,7 @@ def register(cli) -> None:
     p.add_argument("path", help="event file (.npy .npz .h5 .csv .txt .raw .dat .aedat4)")
     p.add_argument("--format", help="override the detected format (npy npz h5 csv evt dat aedat4)")
     p.add_argument("--sensor", help="sensor size WIDTHxHEIGHT for files that do not store it")
+    p.add_argument("--strict", action="store_true", help="a truncated file is an error (default: a warning)")
 
     p = cli.command("convert", _convert, "convert an event file to another format (atomic write)", group="events")
     p.add_argument("input", help="input event file")
@@ -78,6 +101,7 @@ def register(cli) -> None:
     p.add_argument(
         "--out-format", help="output format: npy npz h5 h5-3etplus h5-tonic csv evt2 evt3 dat aedat4 (default: extension)"
     )
+    p.add_argument("--strict", action="store_true", help="a truncated input is an error (default: a warning)")
 
     p = cli.command("events", _bench, "events/s of read + 10 ms windows + histogram tokens vs tonic ToFrame", group="bench")
     p.add_argument("--events", type=int, default=20_000_000, help="stream length (default 20 M; --source: at most)")

@@ -9,16 +9,21 @@ from edgevision.events.formats import iter_events
 
 
 def event_file_info(
-    path: str | os.PathLike, format: str | None = None, sensor_size: tuple[int, int] | None = None
+    path: str | os.PathLike,
+    format: str | None = None,
+    sensor_size: tuple[int, int] | None = None,
+    strict: bool = False,
 ) -> dict[str, Any]:
     """Count, time span, rate, sensor size and polarity balance of an event file.
 
     ``duration_us`` is last minus first timestamp; ``rate_ev_s`` is count per second of duration (0 when the
     duration is 0); ``on_fraction`` is the fraction of ON (p = 1) events (0 when empty). ``sensor_source``
     says where the sensor size came from: the file (or ``sensor_size``), the dataset layout, or the events'
-    extent.
+    extent. ``truncated`` is True when the file shows it was cut short (RAW/DAT: a partial record, a record
+    cut mid-way); it also warns (:class:`~edgevision.errors.TruncatedEventFileWarning`), or with ``strict``
+    raises :class:`~edgevision.errors.EventFormatError`.
     """
-    chunks = iter_events(path, format=format, sensor_size=sensor_size)
+    chunks = iter_events(path, format=format, sensor_size=sensor_size, strict=strict)
     count = on = 0
     t_first = t_last = None
     for chunk in chunks:
@@ -47,4 +52,5 @@ def event_file_info(
         "height": sensor.height,
         "sensor_source": source,
         "on_fraction": on / count if count else 0.0,
+        "truncated": chunks.truncation is not None,
     }

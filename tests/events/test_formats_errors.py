@@ -154,6 +154,7 @@ FUZZ_FORMATS = ["npy", "npz", "csv", "evt2", "evt3", "dat", "aedat4", "h5"]
 
 
 @pytest.mark.parametrize("fmt", FUZZ_FORMATS)
+@pytest.mark.filterwarnings("ignore::edgevision.errors.TruncatedEventFileWarning")  # tested in test_truncated.py
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_fuzz_mutated_files_raise_only_typed_errors(tmp_path_factory, fmt, data):

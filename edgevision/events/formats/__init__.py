@@ -19,6 +19,7 @@ packet decoders for RAW/DAT/AEDAT4) except .npz, which is read whole and then sp
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -26,7 +27,7 @@ from typing import Iterator
 import numpy as np
 
 from edgevision.atomic import atomic_path
-from edgevision.errors import EventFormatError, EventValidationError
+from edgevision.errors import EventFormatError, EventValidationError, TruncatedEventFileWarning
 from edgevision.events.core import EVENT_DTYPE, SensorSize, validate_events
 from edgevision.events.formats import camera_files, hdf5, numpy_files, text
 from edgevision.events.formats.limits import check_writable
@@ -65,6 +66,7 @@ class EventChunks:
     _chunks: Iterator[np.ndarray]
     layout_sensor: SensorSize | None = None
     extent: SensorSize = SensorSize(1, 1)
+    truncation: str | None = None  # what shows the file was cut short (RAW/DAT), None if nothing does
 
     def resolved_sensor(self) -> SensorSize:
         """The sensor size :func:`read_events` would return (valid after a full iteration)."""
@@ -122,19 +124,36 @@ def detect_format(path: str | os.PathLike, format: str | None = None) -> str:
     return _READ_ALIASES.get(ext, ext)
 
 
+def _truncated(path: Path, truncation: str | None, strict: bool) -> None:
+    """Warn (or, ``strict``, raise) when a reader found that ``path`` was cut short."""
+    if truncation is None:
+        return
+    if strict:
+        raise EventFormatError(path, f"truncated: {truncation}")
+    warnings.warn(
+        TruncatedEventFileWarning(f"{path}: truncated ({truncation}); only its complete records are read"),
+        stacklevel=3,
+    )
+
+
 def iter_events(
     path: str | os.PathLike,
     chunk_events: int = DEFAULT_CHUNK_EVENTS,
     format: str | None = None,
     sensor_size: tuple[int, int] | None = None,
+    strict: bool = False,
 ) -> EventChunks:
-    """Open ``path`` for chunked reading (constant memory; chunk sizes are approximate for RAW/DAT/AEDAT4)."""
+    """Open ``path`` for chunked reading (constant memory; chunk sizes are approximate for RAW/DAT/AEDAT4).
+
+    A RAW/DAT file that shows it was cut short (``EventChunks.truncation``) gives a
+    :class:`TruncatedEventFileWarning`, or with ``strict`` an :class:`EventFormatError`.
+    """
     path = Path(path)
     if chunk_events < 1:
         raise ValueError(f"chunk_events must be >= 1, got {chunk_events}")
     fmt = detect_format(path, format)
     given = parse_sensor(path, sensor_size)
-    layout_sensor = None
+    layout_sensor = truncation = None
     if fmt == "npy":
         file_sensor, chunks = None, numpy_files.iter_npy(path, chunk_events)
     elif fmt == "npz":
@@ -145,8 +164,9 @@ def iter_events(
     elif fmt == "csv":
         file_sensor, chunks = text.iter_csv(path, chunk_events)
     else:
-        file_sensor, chunks = camera_files.open_camera_file(path, fmt, given)
-    return EventChunks(path, fmt, given or file_sensor, chunks, layout_sensor)
+        file_sensor, chunks, truncation = camera_files.open_camera_file(path, fmt, given)
+        _truncated(path, truncation, strict)
+    return EventChunks(path, fmt, given or file_sensor, chunks, layout_sensor, truncation=truncation)
 
 
 def read_events(
@@ -154,8 +174,11 @@ def read_events(
     format: str | None = None,
     sensor_size: tuple[int, int] | None = None,
     mmap: bool = False,
+    strict: bool = False,
 ) -> tuple[np.ndarray, SensorSize]:
     """Read a whole event file: ``(events, sensor_size)``. ``sensor_size`` overrides the file's.
+
+    A truncated RAW/DAT file warns (:class:`TruncatedEventFileWarning`), or with ``strict`` raises.
 
     With ``mmap``, a ``.npy`` file already in EVENT_DTYPE is returned as a read-only memory map (no copy;
     the file must stay in place while the array is used); other files are read normally.
@@ -173,7 +196,8 @@ def read_events(
     elif fmt == "csv":
         events, file_sensor = text.read_csv(path)
     else:
-        file_sensor, chunks = camera_files.open_camera_file(path, fmt, given)
+        file_sensor, chunks, truncation = camera_files.open_camera_file(path, fmt, given)
+        _truncated(path, truncation, strict)
         parts = list(chunks)
         events = np.concatenate(parts) if parts else np.empty(0, EVENT_DTYPE)
     sensor = given or file_sensor

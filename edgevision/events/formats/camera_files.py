@@ -97,14 +97,54 @@ def _check_aedat4_header(path: Path) -> None:
         raise EventFormatError(path, "corrupt AEDAT4 header (description is not UTF-8)") from None
 
 
+def prophesee_truncation(path: Path, kind: str) -> str | None:
+    """What shows that a RAW (``kind`` ``evt2``/``evt3``) or DAT file was cut short, or None.
+
+    Detected: a header line without its newline, DAT's type/size bytes missing, a partial trailing word
+    (EVT2 4 bytes, EVT3 2, DAT 8: decoders drop it silently), and an EVT3 stream whose last word is an
+    EVT_ADDR_Y or VECT_BASE_X (state words that announce an event that is missing). Reads the header and
+    the last word only. A cut on a record boundary elsewhere cannot be detected (these formats have no
+    end marker or event count).
+    """
+    with foreign_errors(path), open(path, "rb") as fh:
+        size = fh.seek(0, 2)
+        fh.seek(0)
+        pos = 0
+        while True:
+            first = fh.read(1)
+            if first != b"%":
+                break
+            line = fh.readline()
+            if not line.endswith(b"\n"):
+                return "the header ends mid-line"
+            pos += 1 + len(line)
+        if kind == "dat":
+            if size - pos < 2:
+                return "the event type and size bytes after the header are missing"
+            pos += 2
+        word = {"evt2": 4, "evt3": 2, "dat": 8}[kind]
+        extra = (size - pos) % word
+        if extra:
+            return f"{extra} byte(s) of a partial {word}-byte {'record' if kind == 'dat' else 'word'} at the end"
+        if kind == "evt3" and size - pos >= 2:
+            fh.seek(size - 2)
+            last = int.from_bytes(fh.read(2), "little") >> 12
+            if last in (0x0, 0x3):
+                name = "EVT_ADDR_Y" if last == 0 else "VECT_BASE_X"
+                return f"the last word is an {name} without the event it announces (a record cut mid-way)"
+    return None
+
+
 def open_camera_file(
     path: Path, kind: str, fallback: SensorSize | None = None
-) -> tuple[SensorSize | None, Iterator[np.ndarray]]:
-    """Open ``path`` (kind ``evt`` / ``dat`` / ``aedat4``): its sensor size and an iterator of event chunks.
+) -> tuple[SensorSize | None, Iterator[np.ndarray], str | None]:
+    """Open ``path`` (kind ``evt`` / ``dat`` / ``aedat4``): its sensor size, an iterator of event chunks and
+    what shows the file is truncated (None if nothing does; see :func:`prophesee_truncation`).
 
     ``fallback`` is the sensor size for RAW/DAT files whose header has none; without it such a file gets no
     sensor size (the caller infers it from the events).
     """
+    truncation = None
     dims = _NO_SIZE if fallback is None else (int(fallback[0]), int(fallback[1]))
     if kind in ("evt", "dat"):
         with foreign_errors(path), open(path, "rb") as fh:
@@ -115,6 +155,10 @@ def open_camera_file(
         if kind == "evt" and (b"evt 2.1" in lowered or b"format evt21" in lowered):
             # faery 0.7.1 panics on EVT 2.1 (and prints a Rust backtrace); refuse it up front
             raise EventFormatError(path, "EVT 2.1 is not supported; convert it to EVT 3.0 with Metavision's tools")
+        words = "dat" if kind == "dat" else ("evt2" if b"evt 2" in lowered or b"format evt2" in lowered else "evt3")
+        truncation = prophesee_truncation(path, words)
+        if truncation is not None and truncation.startswith(("the header", "the event type")):
+            raise EventFormatError(path, f"truncated: {truncation} (no events to read)")
     aedat, dat, evt = _faery()
     with foreign_errors(path):
         if kind == "evt":
@@ -150,7 +194,7 @@ def open_camera_file(
                 if packet is not None and len(packet):
                     yield _from_faery(path, packet)
 
-    return sensor, chunks()
+    return sensor, chunks(), truncation
 
 
 def write_camera_file(path: Path, events: np.ndarray, sensor_size: SensorSize, fmt: str) -> None:
