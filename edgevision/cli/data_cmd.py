@@ -9,6 +9,8 @@ from typing import Any
 
 
 def _synth_eye(args: argparse.Namespace) -> dict[str, Any]:
+    if args.renderer == "eyeball":
+        return _synth_eye_family(args)
     from edgevision.sim.eye_generator import generate_dataset
 
     command = "edgevision " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else ""
@@ -28,6 +30,21 @@ def _synth_eye(args: argparse.Namespace) -> dict[str, Any]:
         from edgevision.sim.preview import write_preview
 
         summary["preview"] = write_preview(args.out, seed=args.seed, domain=args.domain)
+    return summary
+
+
+def _synth_eye_family(args: argparse.Namespace) -> dict[str, Any]:
+    """``--renderer eyeball``: the held-out family, all in the test split (--domain, --per-subject, --tonic-layout unused)."""
+    from edgevision.sim.eyeball import generate_family_dataset
+
+    command = "edgevision " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else ""
+    compression = None if args.compression == "none" else args.compression
+    summary = generate_family_dataset(args.out, args.recordings, args.seconds, args.seed, jobs=args.jobs,
+                                      compression=compression, command=command)
+    if args.preview:
+        from edgevision.sim.eyeball.preview import write_preview as write_family_preview
+
+        summary["preview"] = write_family_preview(args.out, seed=args.seed)
     return summary
 
 
@@ -59,6 +76,8 @@ def register(cli) -> None:
     p.add_argument("--tonic-layout", action="store_true", help="also write tonic's ThreeET layout under OUT/tonic")
     p.add_argument("--compression", default="lzf", choices=["lzf", "gzip", "none"], help="HDF5 compression of events")
     p.add_argument("--preview", action="store_true", help="write OUT/preview.png and preview.gif (frames + events)")
+    p.add_argument("--renderer", choices=("procedural", "eyeball"), default="procedural",
+                   help="procedural (default; training data) or eyeball: the held-out 3-D eyeball family, test split only")
     v = cli.command("verify", _verify, "check every file of a generated dataset against its manifest.json", group="data")
     v.add_argument("root", help="dataset root")
     b = cli.command("sim", _bench_sim, "DVS emulator speed on 640x480 frames, one CPU thread", group="bench")
