@@ -67,6 +67,14 @@ def subject_dvs_params(subject: EyeSubject, seed: int) -> DVSParams:
     )
 
 
+def _box_kernel(width: float) -> np.ndarray:
+    """Symmetric 1-D kernel: the overlap of each pixel with a box of ``width`` pixels centred on the middle one."""
+    half = int(np.ceil(width / 2 - 0.5))
+    edges = np.arange(-half, half + 2) - 0.5
+    overlap = np.clip(np.minimum(edges[1:], width / 2) - np.maximum(edges[:-1], -width / 2), 0, None)
+    return (overlap / overlap.sum()).astype(np.float32)
+
+
 def render_schedule(st: EyeState, grid_us: int, rate: RenderRate, slot_us: int = LABEL_PERIOD_US) -> np.ndarray:
     """Indices of the trajectory samples to render (always the first, the last and every slot boundary)."""
     motion = np.concatenate(
@@ -89,8 +97,10 @@ def render_schedule(st: EyeState, grid_us: int, rate: RenderRate, slot_us: int =
 class EyeScene:
     """One recording's subject, camera, renderer, sensor and motion statistics.
 
-    A sensor smaller than 640x480 sees the frame downscaled (area average); each of its events is mapped to a
-    640x480 pixel drawn uniformly inside the sensor pixel's footprint, so labels keep their 640x480 convention.
+    A sensor smaller than 640x480 sees the frame downscaled (each sensor pixel the mean of its footprint: a
+    separable box filter of the footprint's width, then bilinear sampling at the sensor pixels' centres); each of
+    its events is mapped to a 640x480 pixel drawn uniformly inside the pixel's footprint, so labels keep their
+    640x480 convention.
     """
 
     def __init__(self, subject: EyeSubject, dvs_seed: int, motion: MotionParams | None = None) -> None:
@@ -100,6 +110,7 @@ class EyeScene:
         self.renderer = EyeRenderer(self.camera, margin_px=SLIP_LIMIT_SD * self.motion.slippage_px)
         self.dvs = DVSEmulator(subject_dvs_params(subject, dvs_seed))
         self._map_rng = np.random.default_rng(np.random.SeedSequence([dvs_seed, 0x3A9]))
+        self._box = {s: _box_kernel(s) for s in {WIDTH / self.dvs.params.width, HEIGHT / self.dvs.params.height}}
         self.last_frame: np.ndarray | None = None
         self.gaze: tuple[float, float] | None = None  # where a live stream left the eye (yaw, pitch)
         self.slip: np.ndarray | None = None  # ... and the camera slippage
@@ -115,7 +126,9 @@ class EyeScene:
         p = self.dvs.params
         if (p.width, p.height) == (WIDTH, HEIGHT):
             return self.dvs.step(self.last_frame, t_us, region)
-        small = cv2.resize(self.last_frame, (p.width, p.height), interpolation=cv2.INTER_AREA)
+        kx, ky = self._box[WIDTH / p.width], self._box[HEIGHT / p.height]
+        footprint_mean = cv2.sepFilter2D(self.last_frame, -1, kx, ky, borderType=cv2.BORDER_REPLICATE)
+        small = cv2.resize(footprint_mean, (p.width, p.height), interpolation=cv2.INTER_LINEAR)
         if region is not None:
             sx, sy = p.width / WIDTH, p.height / HEIGHT
             y0, y1, x0, x1 = region
