@@ -47,10 +47,39 @@ def register(cli) -> None:
     p.add_argument("--out", help="write the JSON result to this file and the plot beside it (.png)")
 
 
+def _device(value: str) -> str:
+    """``--device`` as torch will use it: cpu, or cuda[:N] when this torch has CUDA and that GPU; else ConfigError."""
+    import torch
+
+    from edgevision.errors import ConfigError
+
+    try:
+        dev = torch.device(value)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"--device {value!r}: expected cpu, cuda or cuda:N") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise ConfigError(f"--device {value!r}: expected cpu, cuda or cuda:N")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"--device {value!r}: no CUDA GPU usable by this torch ({torch.__version__}); use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ConfigError(f"--device {value!r}: only {torch.cuda.device_count()} CUDA device(s)")
+    return value
+
+
+def _at_least_1(name: str, value: int | None) -> None:
+    from edgevision.errors import ConfigError
+
+    if value is not None and value < 1:
+        raise ConfigError(f"{name} must be >= 1, got {value}")
+
+
 def _train(args: argparse.Namespace) -> dict[str, Any]:
     from edgevision.nn.config import load_config
     from edgevision.nn.train import train_eye
 
+    _at_least_1("--epochs", args.epochs)
+    _device(args.device)
     cfg = load_config(args.config)
     if args.epochs is not None:
         cfg.train.epochs = args.epochs
@@ -66,7 +95,13 @@ def _eval(args: argparse.Namespace) -> dict[str, Any]:
     from edgevision.nn.eye_data import load_split
     from edgevision.nn.train import evaluate
 
+    from edgevision.datasets.threeet import ThreeETPlus
+    from edgevision.errors import DatasetError
+
+    _device(args.device)
     model, cfg = load_eye_tracker(args.checkpoint, args.device)
+    if len(ThreeETPlus(args.data, args.split)) == 0:
+        raise DatasetError(f"{args.data}: split {args.split!r} has no recordings to evaluate")
     recs = load_split(args.data, args.split, cfg, Path(args.cache) if args.cache else None)
     metrics, _ = evaluate(model, recs, cfg, args.device, args.rate)
     return {"checkpoint": args.checkpoint, "split": args.split, "rate_hz": args.rate, **metrics}
@@ -78,6 +113,8 @@ def _bench(args: argparse.Namespace) -> dict[str, Any]:
     from edgevision.atomic import write_text_atomic
     from edgevision.bench.eye import bench_eye
 
+    _at_least_1("--windows", args.windows)
+    _at_least_1("--repeats", args.repeats)
     result = bench_eye(args.checkpoint, args.data, args.split, args.windows, args.repeats, args.cache)
     if args.out:
         write_text_atomic(args.out, json.dumps(result, indent=1))

@@ -10,7 +10,21 @@ from edgevision.fpga.boards import BOARDS
 BOARD_NAMES = tuple(BOARDS)
 
 
+def _check(args: argparse.Namespace) -> None:
+    """Refuse out-of-range --windows, --density and --fraction (ConfigError: one line, exit 2)."""
+    import math
+
+    from edgevision.errors import ConfigError
+
+    if args.windows < 1:
+        raise ConfigError(f"--windows must be >= 1, got {args.windows}")
+    for name, value in (("--density", args.density), ("--fraction", args.fraction)):
+        if not (math.isfinite(value) and 0 < value <= 1):
+            raise ConfigError(f"{name} must be in (0, 1], got {value}")
+
+
 def _windows(args: argparse.Namespace, net: Any) -> list | None:
+    _check(args)
     if not getattr(args, "data", None):
         return None
     from edgevision.fpga.windows import eye_windows
