@@ -6,7 +6,11 @@ host. Steps: load the overlay once and self-test it against the IR (known-answer
 stream until Ctrl-C or ``--seconds``, writing predictions (and optionally an annotated video) to ``--out``.
 
     python3 host/eye_tracker_app.py --bitstream eye_small.bit --checkpoint eye_small.safetensors \
-        --model eye_small_int8 --source dv --out runs/board
+        --model eye_small_int8 --source dv --out runs/board --serve 8090
+    python3 host/eye_tracker_app.py --board sim --source file:datasets/samples/eye-tiny/test/3_1/3_1.h5  # no board
+
+Needs numpy (+ pynq on the board), no torch: the GRU head and checkpoint reader are NumPy
+(edgevision.runtime.host_model).
 """
 
 from __future__ import annotations
@@ -27,45 +31,50 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="runs/board", help="predictions.jsonl, summary.json (and track.mp4 with --video)")
     ap.add_argument("--fast", action="store_true", help="replay a file as fast as possible (lossless), not in real time")
     ap.add_argument("--video", action="store_true", help="also write the annotated video (costs CPU on the board)")
+    ap.add_argument("--profile", default=None, help="camera profile (davis346, dvxplorer, evk4, gen41, genx320 or a "
+                    "YAML file); a sensor that is not 640x480 is fitted whole without one")
+    ap.add_argument("--serve", type=int, default=None, metavar="PORT",
+                    help="live view in a browser at http://127.0.0.1:PORT/ (tunnel it: ssh -L PORT:127.0.0.1:PORT BOARD)")
     ap.add_argument("--board", default="zcu102",
                     help="board name for the self-test report; 'sim': the simulated overlay stands in for the board "
                          "(C-simulated design if hls4ml's headers and g++ are there, else the NumPy reference)")
     args = ap.parse_args(argv)
 
-    from edgevision.errors import ConfigError, EdgevisionError
+    from edgevision.errors import EdgevisionError
     from edgevision.ir.schema import load_ir
-    from edgevision.runtime.backends import DriverBackend
+    from edgevision.runtime.backends import open_accelerator
     from edgevision.runtime.host_model import load_host_model
-    from edgevision.runtime.pynq_driver import open_board_overlay, stream_spec
     from edgevision.runtime.selftest import known_answer_test
+    from edgevision.runtime.sensor_map import resolve_sensor_map
     from edgevision.runtime.session import resolve, run_tracker
     from edgevision.runtime.sources import open_source
 
+    server = None
     try:
-        if args.board == "sim":
-            from edgevision.runtime.backends import csim_compute
-            from edgevision.runtime.sim_overlay import SimOverlay
-
-            net = load_ir(resolve(args.model))
-            compute, _ = csim_compute(net)
-            overlay = SimOverlay(compute, stream_spec(net).out_dtype)
-            allocate = overlay.allocate
-        elif args.bitstream is None:
-            raise ConfigError("--bitstream X.bit is required on a board (X.hwh beside it); --board sim runs without one")
-        else:
-            overlay, allocate = open_board_overlay(args.bitstream)  # loads the bitstream once
         model = load_host_model(resolve(args.checkpoint))  # config + GRU/head weights, NumPy only (no torch)
         cfg = model.cfg
         net = load_ir(resolve(args.model))
-        backend = DriverBackend("csim" if args.board == "sim" else "pynq", net, cfg.input.input_clip, overlay, allocate, compute_name=args.board)
-        print(json.dumps({"board": args.board, **known_answer_test(backend.driver, net)}), file=sys.stderr)
+        backend = open_accelerator(args.board, net, cfg.input.input_clip, args.bitstream)  # loads the bitstream once
+        print(json.dumps({"board": args.board, "accelerator": backend.compute_name,
+                          **known_answer_test(backend.driver, net)}), file=sys.stderr)
         source = open_source(args.source, seconds=args.seconds, realtime=not args.fast)
-        summary = run_tracker(backend, model, cfg, source, Path(args.out), live=False, video=args.video)
+        smap = resolve_sensor_map(source.sensor_size, cfg.sensor_size, args.profile)
+        if args.serve is not None:
+            from edgevision.runtime.live_view import LiveServer
+
+            server = LiveServer(args.serve)
+            print(f"live view: {server.url} (from another machine: ssh -L {server.port}:127.0.0.1:{server.port} BOARD)",
+                  file=sys.stderr)
+        summary = run_tracker(backend, model, cfg, source, Path(args.out), live=False, video=args.video,
+                              sensor_map=smap, views=[server] if server else None)
     except EdgevisionError as exc:
         print(f"eye_tracker_app: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    finally:
+        if server is not None:
+            server.close()
     print(json.dumps(summary))
     return 0
 

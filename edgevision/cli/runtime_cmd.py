@@ -18,7 +18,7 @@ def _track(args: argparse.Namespace) -> dict[str, Any]:
 
     return track(args.source, args.backend, args.checkpoint, args.model, args.headless, args.out, args.seconds,
                  fast=args.fast, palette=args.palette, bitstream=args.bitstream, profile=args.profile, roi=args.roi,
-                 scale=args.scale, fit=args.fit)
+                 scale=args.scale, fit=args.fit, serve=args.serve)
 
 
 def _roi(text: str) -> tuple[int, int, int, int]:
@@ -29,6 +29,16 @@ def _roi(text: str) -> tuple[int, int, int, int]:
     if min(x, y) < 0 or min(w, h) < 1:
         raise argparse.ArgumentTypeError(f"X,Y must be >= 0 and W,H >= 1, got {text!r}")
     return x, y, w, h
+
+
+def _port(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a TCP port number, got {text!r}") from None
+    if not 0 <= v <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0-65535, got {v}")
+    return v
 
 
 def _scale(text: str) -> float:
@@ -72,6 +82,8 @@ def register(cli) -> None:
     p.add_argument("--seconds", type=float, default=None, help="stop after this much sensor time")
     p.add_argument("--fast", action="store_true", help="replay as fast as possible (lossless) instead of in real time")
     p.add_argument("--palette", default="metavision", help="metavision | dv | gray")
+    p.add_argument("--serve", type=_port, default=None, metavar="PORT",
+                   help="live view in a browser at http://127.0.0.1:PORT/ (MJPEG; no GUI needed; 0 = any free port)")
     p.add_argument("--profile", default=None, help="camera profile mapping the sensor onto the model's 640x480: davis346, "
                    "dvxplorer, evk4, gen41, genx320 or a YAML file (sensor, roi, scale, fit); a sensor of another "
                    "size without one is fitted whole")

@@ -240,6 +240,24 @@ def make_pynq(net: Any, input_clip: float, bitstream: str | Path | None = None, 
     return DriverBackend("pynq", net, input_clip, overlay, allocate, timeout_s, "board")
 
 
+def open_accelerator(board: str, net: Any, input_clip: float, bitstream: str | Path | None = None,
+                     timeout_s: float = 1.0) -> DriverBackend:
+    """The accelerator behind the driver: on a PYNQ board (``bitstream`` loaded once) or, for ``board`` "sim",
+    the simulated overlay (the C-simulated design when hls4ml's headers and g++ are there, else the NumPy
+    reference; ``compute_name`` says which). Named "pynq" on a board, "csim" simulated. No torch."""
+    from edgevision.runtime.pynq_driver import open_board_overlay
+    from edgevision.runtime.sim_overlay import SimOverlay
+
+    if board == "sim":
+        compute, what = csim_compute(net)
+        overlay = SimOverlay(compute, _out_dtype(net))
+        return DriverBackend("csim", net, input_clip, overlay, overlay.allocate, timeout_s, what)
+    if bitstream is None:
+        raise ConfigError("--bitstream X.bit is required on a board (X.hwh beside it); --board sim runs without one")
+    overlay, allocate = open_board_overlay(bitstream)
+    return DriverBackend("pynq", net, input_clip, overlay, allocate, timeout_s, board)
+
+
 def make_torch(model: Any, input_clip: float, impl: str = "window", **_: Any) -> Backend:
     return TorchBackend(model, input_clip, impl)
 

@@ -1,5 +1,6 @@
 """Drawing and writing the tracker's output: event frames with pupil marker, trail, eye-closed indicator, HUD
-and legend; an annotated video (MP4 mp4v, verified by decoding, else MJPG AVI) and a JSONL of predictions.
+and legend; an annotated video (H.264 MP4 or VP8 WebM, which browsers and Jupyter play; MPEG-4 Part 2 MP4 or
+MJPG AVI only where neither encoder exists; verified by decoding) and a JSONL of predictions.
 
 Palettes (RGB): ``metavision`` (the Metavision SDK dark theme, default), ``dv`` (DV's light theme), ``gray``.
 A frame shows one window's events (10 ms accumulation); the video runs at 25 fps, one frame per 4 windows.
@@ -120,24 +121,105 @@ def hud_values(pred: Prediction, backend: str, fps: float, events_per_s: float, 
     }
 
 
-class VideoOutput:
-    """An annotated video written atomically: MP4 (mp4v) when this OpenCV encodes one that decodes back (probed
-    with two frames first), else MJPG AVI."""
+# Preference order: H.264 MP4 through an ffmpeg executable with libx264 (imageio-ffmpeg's bundled binary, else
+# `ffmpeg` on PATH), OpenCV's own H.264 (avc1) MP4 when its FFmpeg has an encoder, VP8 WebM (OpenCV's pip wheels
+# have libvpx; ~27 ms a 640x480 frame, against ~13 ms for libx264 ultrafast), all three played by browsers and
+# Jupyter; then MPEG-4 Part 2 (mp4v) MP4 and MJPG AVI, which browsers do not play, as fallbacks only.
+VIDEO_CODECS = ("h264", "avc1", "VP80", "mp4v", "MJPG")
+_CONTAINER = {"h264": "mp4", "avc1": "mp4", "VP80": "webm", "mp4v": "mp4", "MJPG": "avi"}
+BROWSER_PLAYABLE = frozenset({"h264", "avc1", "VP80"})
 
-    def __init__(self, path_stem: Path, size: tuple[int, int], fps: float = 25.0) -> None:
+
+def ffmpeg_h264() -> str | None:
+    """Path of an ffmpeg executable with the libx264 encoder, or None (looked up once)."""
+    global _FFMPEG
+    if _FFMPEG is False:
+        import shutil
+        import subprocess
+
+        candidates = []
+        try:
+            import imageio_ffmpeg
+
+            candidates.append(imageio_ffmpeg.get_ffmpeg_exe())
+        except Exception:  # not installed, or no binary for this platform
+            pass
+        if shutil.which("ffmpeg"):
+            candidates.append(shutil.which("ffmpeg"))
+        _FFMPEG = None
+        for exe in candidates:
+            try:
+                out = subprocess.run([exe, "-hide_banner", "-encoders"], capture_output=True, text=True, timeout=20).stdout
+            except (OSError, subprocess.SubprocessError):
+                continue
+            if " libx264 " in out:
+                _FFMPEG = exe
+                break
+    return _FFMPEG or None
+
+
+_FFMPEG: str | None | bool = False
+
+
+class _FFmpegWriter:
+    """Raw BGR frames piped into ``ffmpeg -c:v libx264`` (ultrafast, yuv420p, faststart MP4: plays in browsers)."""
+
+    def __init__(self, exe: str, path: Path, fps: float, size: tuple[int, int]) -> None:
+        import subprocess
+
+        w, h = size
+        cmd = [exe, "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{w}x{h}",
+               "-r", f"{fps:g}", "-i", "-", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-preset",
+               "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p", "-threads", "1", "-movflags", "+faststart",
+               "-f", "mp4", str(path)]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.path = path
+
+    def write(self, frame: np.ndarray) -> None:
+        try:
+            self.proc.stdin.write(np.ascontiguousarray(frame).tobytes())
+        except (BrokenPipeError, OSError):
+            err = self.proc.stderr.read().decode(errors="replace").strip().splitlines() if self.proc.stderr else []
+            raise ConfigError(f"{self.path}: the H.264 encoder (ffmpeg) stopped: {err[-1] if err else 'no message'}") from None
+
+    def release(self) -> None:
+        if self.proc.stdin and not self.proc.stdin.closed:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+        self.proc.wait()
+
+
+class VideoOutput:
+    """An annotated video written atomically, in the first codec of ``codecs`` (default ``VIDEO_CODECS``)
+    that works here: each OpenCV codec is probed by writing two frames and decoding them back; ``codec`` says
+    which one was taken, ``browser_playable`` whether browsers and Jupyter play it."""
+
+    def __init__(self, path_stem: Path, size: tuple[int, int], fps: float = 25.0, codecs: tuple[str, ...] | None = None) -> None:
         import cv2
 
         self.size = size
         self.fps = fps
         self.frames = 0
-        choice = next(((ext, cc) for ext, cc in (("mp4", "mp4v"), ("avi", "MJPG")) if _codec_works(path_stem.parent, ext, cc)), None)
+        codecs = VIDEO_CODECS if codecs is None else codecs
+        unknown = [c for c in codecs if c not in _CONTAINER]
+        if unknown:
+            raise ConfigError(f"unknown video codec(s) {unknown}; choose from {list(VIDEO_CODECS)}")
+        exe = ffmpeg_h264() if "h264" in codecs else None
+        choice = next((c for c in codecs if (c == "h264" and exe) or (c != "h264" and _codec_works(path_stem.parent, _CONTAINER[c], c))), None)
         if choice is None:
-            raise ConfigError(f"{path_stem}: this OpenCV can neither write+read mp4v MP4 nor MJPG AVI; install opencv-python-headless")
-        ext, self.fourcc = choice
-        self.path = path_stem.with_suffix(f".{ext}")
+            raise ConfigError(f"{path_stem}: none of the video codecs {list(codecs)} works here (no ffmpeg with libx264, and "
+                              "this OpenCV writes none of them); install imageio-ffmpeg or opencv-python-headless")
+        self.codec = self.fourcc = choice
+        self.browser_playable = choice in BROWSER_PLAYABLE
+        self.path = path_stem.with_suffix(f".{_CONTAINER[choice]}")
         self._ctx = atomic_path(self.path)
         self.tmp = self._ctx.__enter__()
-        self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*self.fourcc), fps, size)
+        if choice == "h264":
+            self.writer: Any = _FFmpegWriter(exe, self.tmp, fps, size)
+        else:
+            self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*choice), fps, size)
 
     def write(self, frame: np.ndarray) -> None:
         self.writer.write(frame)
@@ -148,7 +230,7 @@ class VideoOutput:
         self.writer.release()
         if self.frames and decoded_frames(self.tmp) == 0:
             _abort(self._ctx)
-            raise ConfigError(f"{self.path}: the written video does not decode ({self.fourcc}); try another OpenCV build")
+            raise ConfigError(f"{self.path}: the written video does not decode ({self.codec}); try another OpenCV build")
         self._ctx.__exit__(None, None, None)
         return self.path
 

@@ -78,7 +78,7 @@ class OutputSink:
     """
 
     def __init__(self, sensor_size: tuple[int, int], backend: str, out_dir: Path | None, live: bool,
-                 palette: str = "metavision", video: bool = True, total: int | None = None) -> None:
+                 palette: str = "metavision", video: bool = True, total: int | None = None, views: list | None = None) -> None:
         from tqdm import tqdm
 
         from edgevision.runtime.render import FrameRenderer, JsonlOutput, VideoOutput, get_palette
@@ -89,7 +89,8 @@ class OutputSink:
             try:
                 cv2.namedWindow("edgevision", cv2.WINDOW_AUTOSIZE)
             except cv2.error:
-                raise BackendError("this OpenCV build has no GUI (opencv-python-headless): use --headless --out DIR") from None
+                raise BackendError("this OpenCV build has no GUI (opencv-python-headless): use --serve PORT (live view in a "
+                                   "browser) or --headless --out DIR; for a window, install the [camera] extra") from None
         self.progress = tqdm(total=total, unit="win", desc="tracking", file=sys.stderr, leave=False,
                              disable=out_dir is None or live)
         self.renderer = FrameRenderer(sensor_size, get_palette(palette))
@@ -97,6 +98,7 @@ class OutputSink:
         self.video = VideoOutput(out_dir / "track", tuple(sensor_size)) if out_dir is not None and video else None
         self.jsonl = JsonlOutput(out_dir / "predictions.jsonl") if out_dir is not None else None
         self.live = live
+        self.views = list(views or [])  # live views (LiveServer, JupyterView): publish(frame, state)
         self.stop = threading.Event()
         self.next_frame_t: int | None = None
         self.rate = 0.0
@@ -149,13 +151,19 @@ class OutputSink:
             self.jsonl.write(pred)
         if self.next_frame_t is None:
             self.next_frame_t = pred.t_us
-        if not draw or pred.t_us < self.next_frame_t or (self.video is None and not self.live):
+        if not draw or pred.t_us < self.next_frame_t or (self.video is None and not self.live and not self.views):
             return
         self.next_frame_t += FRAME_PERIOD_US * ((pred.t_us - self.next_frame_t) // FRAME_PERIOD_US + 1)
         ev_rate = window.events.shape[0] / (WINDOW_US * 1e-6)
         frame = self.renderer.draw(window, pred, hud_values(pred, self.backend, rate, ev_rate, dropped))
         if self.video is not None:
             self.video.write(frame)
+        if self.views:
+            state = {"t_us": pred.t_us, "x": pred.x, "y": pred.y, "model_x": pred.model_x, "model_y": pred.model_y,
+                     "closed_prob": pred.closed_prob, "latency_ms": pred.latency_ms, "windows_per_s": rate,
+                     "events_per_s": ev_rate, "dropped": dropped, "backend": self.backend}
+            for view in self.views:
+                view.publish(frame, state)
         if self.live:
             import cv2
 
@@ -184,6 +192,7 @@ class OutputSink:
         files = {}
         if self.video is not None:
             files["video"] = str(self.video.close())
+            files["video_codec"] = self.video.codec
         if self.jsonl is not None:
             files["predictions"] = str(self.jsonl.close())
         if self.live:
@@ -194,11 +203,14 @@ class OutputSink:
 
 
 def run_tracker(backend: Any, model: Any, cfg: Any, source: Source, out_dir: Path | None, live: bool,
-                palette: str = "metavision", queue_size: int = 2, video: bool = True, sensor_map: Any = None) -> dict[str, Any]:
+                palette: str = "metavision", queue_size: int = 2, video: bool = True, sensor_map: Any = None,
+                views: list | None = None) -> dict[str, Any]:
     """Run the loop with outputs; into ``out_dir`` (when given) ``predictions.jsonl``, ``summary.json`` and,
-    with ``video``, the annotated ``track.mp4``. ``sensor_map`` maps a camera of another size onto the model."""
+    with ``video``, the annotated ``track.mp4`` (or ``.webm``). ``sensor_map`` maps a camera of another size onto
+    the model; ``views`` get every drawn frame (:mod:`edgevision.runtime.live_view`)."""
+    out_dir = Path(out_dir) if out_dir is not None else None
     loop = TrackerLoop(backend, model, cfg, queue_size, sensor_map)
-    sink = OutputSink(source.sensor_size, backend.name, out_dir, live, palette, video, len(source) or None)
+    sink = OutputSink(source.sensor_size, backend.name, out_dir, live, palette, video, len(source) or None, views)
     if sensor_map is not None and sensor_map.model_rect_in_camera() != (0, 0, *sensor_map.camera):
         sink.renderer.view = sensor_map.model_rect_in_camera()  # a crop: outline what the model sees
     sink.dropped = lambda: loop.queue.dropped if loop.queue is not None else 0
@@ -222,11 +234,13 @@ def run_tracker(backend: Any, model: Any, cfg: Any, source: Source, out_dir: Pat
 def track(source: str, backend: str, checkpoint: str | None, model_dir: str | None, headless: bool, out: str | None,
           seconds: float | None, fast: bool = False, palette: str = "metavision", bitstream: str | None = None,
           profile: str | None = None, roi: tuple[int, int, int, int] | None = None, scale: float | None = None,
-          fit: str | None = None) -> dict[str, Any]:
+          fit: str | None = None, serve: int | None = None) -> dict[str, Any]:
     """``edgevision track``: one source through one backend, live window or headless files.
 
     A camera whose size differs from the model's is mapped onto it (:mod:`edgevision.runtime.sensor_map`):
-    by ``profile`` (name or YAML file), ``roi`` / ``scale`` / ``fit``, else by fitting it whole (aspect kept)."""
+    by ``profile`` (name or YAML file), ``roi`` / ``scale`` / ``fit``, else by fitting it whole (aspect kept).
+    ``serve``: a port for the browser live view on 127.0.0.1 (:class:`~edgevision.runtime.live_view.LiveServer`)
+    instead of an OpenCV window."""
     from edgevision.runtime.sensor_map import load_profile, resolve_sensor_map
 
     if headless and out is None:
@@ -236,8 +250,24 @@ def track(source: str, backend: str, checkpoint: str | None, model_dir: str | No
     be, model, cfg = load_backend(backend, checkpoint or DEFAULT_CHECKPOINT, model_dir, bitstream)
     src = open_source(source, seconds=seconds, realtime=not fast)
     smap = resolve_sensor_map(src.sensor_size, cfg.sensor_size, profile, roi, scale, fit)
-    return run_tracker(be, model, cfg, src, Path(out) if out else None, live=not headless, palette=palette,
-                       sensor_map=smap)
+    server = None
+    if serve is not None:
+        import logging
+
+        from edgevision.runtime.live_view import LiveServer
+
+        server = LiveServer(serve)
+        logging.getLogger("edgevision").warning("live view: %s (on a board: ssh -L %d:127.0.0.1:%d BOARD)",
+                                                server.url, server.port, server.port)
+    try:
+        summary = run_tracker(be, model, cfg, src, Path(out) if out else None, live=not headless and server is None,
+                              palette=palette, sensor_map=smap, views=[server] if server else None)
+    finally:
+        if server is not None:
+            server.close()
+    if server is not None:
+        summary["live_view"] = server.url
+    return summary
 
 
 def demo(out: str = "runs/demo", seconds: float = 10.0, backend: str = "csim") -> dict[str, Any]:
