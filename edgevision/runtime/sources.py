@@ -11,6 +11,7 @@ the others deliver as fast as they can and the tracker applies back-pressure ins
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,8 +159,30 @@ class SyntheticSource(Source):
             yield TrackWindow(i, i * WINDOW_US, (i + 1) * WINDOW_US, events, np.asarray(label, np.float64))
 
 
+@contextlib.contextmanager
+def quiet_opencv() -> Iterator[None]:
+    """Silence OpenCV's own log lines (``[ WARN:0@...] ... can't open camera by index``) while inside.
+
+    The failures they describe reach the user as our one-line error instead. The level is process-wide;
+    it is restored on exit.
+    """
+    import cv2
+
+    log = cv2.utils.logging
+    old = log.getLogLevel()
+    log.setLogLevel(log.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        log.setLogLevel(old)
+
+
 class VideoSource(Source):
-    """OpenCV video file (``video:PATH``) or camera (``camera:N``) converted to events by the DVS emulator."""
+    """OpenCV video file (``video:PATH``) or camera (``camera:N``) converted to events by the DVS emulator.
+
+    A camera is probed when the source is created: no camera at the index is a :class:`BackendError`
+    before the tracker starts, with OpenCV's own warning lines silenced.
+    """
 
     def __init__(self, target: str | int, realtime: bool, seconds: float | None = None, width: int = 640, height: int = 480) -> None:
         self.target = target
@@ -168,16 +191,26 @@ class VideoSource(Source):
         self.seconds = seconds
         self.sensor_size = (width, height)
         self.name = f"camera:{target}" if isinstance(target, int) else f"video:{target}"
+        if self.live:
+            import cv2
+
+            with quiet_opencv():
+                cap = cv2.VideoCapture(target)
+                opened = cap.isOpened()
+                cap.release()
+            if not opened:
+                raise BackendError(f"{self.name}: OpenCV finds no camera at index {target}; plug one in or use --source synthetic")
 
     def windows(self) -> Iterator[TrackWindow]:
         from edgevision.sim.dvs import DVSParams, emulate_video
 
         params = DVSParams(width=self.sensor_size[0], height=self.sensor_size[1])
-        chunks = emulate_video(self.target, params)
-        for w in cut_windows(chunks, t_start=0):
-            if self.seconds is not None and w.t_end > self.seconds * 1e6:
-                return
-            yield w
+        with quiet_opencv():
+            chunks = emulate_video(self.target, params)
+            for w in cut_windows(chunks, t_start=0):
+                if self.seconds is not None and w.t_end > self.seconds * 1e6:
+                    return
+                yield w
 
 
 class DVSource(Source):
