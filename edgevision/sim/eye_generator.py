@@ -48,6 +48,13 @@ def plan_recordings(recordings: int, per_subject: int) -> list[tuple[str, int, i
     return plan
 
 
+def _init_worker() -> None:
+    """One OpenCV thread per worker process: the processes are the parallelism (no oversubscription)."""
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
 def _job(args: tuple[str, str, int, int, float, int, bool, str | None, str]) -> dict[str, Any]:
     out, split, sid, session, seconds, seed, tonic, compression, domain = args
     rec = simulate_recording(sid, session, seconds, seed, domain=domain)
@@ -102,7 +109,7 @@ def generate_dataset(
     results = []
     bar = tqdm(total=len(jobs), desc="synth-eye", unit="rec", file=sys.stderr)
     if workers > 1:
-        with multiprocessing.get_context("spawn").Pool(min(workers, len(jobs))) as pool:
+        with multiprocessing.get_context("spawn").Pool(min(workers, len(jobs)), _init_worker) as pool:
             for r in pool.imap_unordered(_job, jobs):
                 results.append(r)
                 bar.update()
