@@ -42,3 +42,21 @@ def test_motion_is_deterministic_for_a_seed():
     a = generate_motion(2.0, np.random.default_rng(7))
     b = generate_motion(2.0, np.random.default_rng(7))
     assert np.array_equal(a.yaw, b.yaw) and np.array_equal(a.lid_open, b.lid_open)
+
+
+def test_partial_blinks_stop_before_closing():
+    m = generate_motion(20.0, np.random.default_rng(3), MotionParams(blink_rate_hz=1.0, partial_blinks=1.0))
+    assert (m.lid_open < 0.9).any() and m.lid_open.min() > 0.25
+    full = generate_motion(20.0, np.random.default_rng(3), MotionParams(blink_rate_hz=1.0))
+    assert full.lid_open.min() < 0.05
+
+
+def test_camera_slippage_is_slow_and_bounded():
+    m = generate_motion(10.0, np.random.default_rng(4), MotionParams(slippage_px=4.0))
+    speed = np.linalg.norm(np.diff(m.slip, axis=0), axis=1) / (m.grid_us * 1e-6)
+    assert np.abs(m.slip).max() <= 12.0 and np.ptp(m.slip, axis=0).max() > 1.0
+    assert speed.max() < 30.0  # px/s: a drift over seconds, not a jump
+    assert not generate_motion(1.0, np.random.default_rng(4)).slip.any()
+    cont = generate_motion(1.0, np.random.default_rng(5), MotionParams(slippage_px=4.0), slip_start=m.slip[-1])
+    assert np.array_equal(cont.slip[0], m.slip[-1])
+
