@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,12 +21,14 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from edgevision.atomic import atomic_path, write_bytes_atomic
 from edgevision.errors import CheckpointError, DatasetError
 from edgevision.nn.checkpoint import save_checkpoint
 from edgevision.nn.config import EyeConfig
+from edgevision.nn.distributed import World, globalize_batchnorm, join
 from edgevision.datasets.threeet import ThreeETPlus
 from edgevision.nn.augment import draw_params, source_slots
 from edgevision.nn.event_batch import EventStore, build_batch, sequence_starts
@@ -36,14 +40,19 @@ STATE_FILE = "state.pt"
 LOG_FIELDS = ("epoch", "train_loss", "val_p1", "val_p3", "val_p5", "val_p10", "val_mean_distance", "lr", "seconds")
 
 
-def eye_loss(out: torch.Tensor, labels: torch.Tensor, sensor_size: tuple[int, int], closed_weight: float) -> torch.Tensor:
-    """Smooth-L1 in 80x60 pixels on open frames + ``closed_weight`` x BCE on the eye-closed logit."""
+def eye_loss(
+    out: torch.Tensor, labels: torch.Tensor, sensor_size: tuple[int, int], closed_weight: float, world: World = World()
+) -> torch.Tensor:
+    """Smooth-L1 in 80x60 pixels on open frames + ``closed_weight`` x BCE on the eye-closed logit.
+
+    Over several processes the open-frame count is the global batch's, scaled so that DDP's gradient average
+    equals the one-process loss of the whole batch."""
     scale = out.new_tensor([80.0, 60.0])
     true_xy = labels[..., :2] / labels.new_tensor(sensor_size)
     closed = labels[..., 2]
     open_ = closed < 0.5
     err = F.smooth_l1_loss(out[..., :2] * scale, true_xy * scale, reduction="none").sum(-1)
-    xy = (err * open_).sum() / open_.sum().clamp(min=1)
+    xy = (err * open_).sum() * world.size / world.sum(open_.sum()).clamp(min=1)
     return xy + closed_weight * F.binary_cross_entropy_with_logits(out[..., 2], closed)
 
 
@@ -125,7 +134,12 @@ def train_eye(
     cache_dir: str | Path | None = None,
     on_epoch_end: Callable[[int, dict], None] | None = None,
 ) -> dict[str, Any]:
-    """Train in ``out`` (``resume``: continue from its ``state.pt`` when there is one); returns a summary."""
+    """Train in ``out`` (``resume``: continue from its ``state.pt`` when there is one); returns a summary.
+
+    Under ``torchrun`` (see :mod:`edgevision.nn.distributed`) each process trains on its share of every global
+    batch and rank 0 writes the run folder."""
+    world = join(device, cfg.train.batch_size)
+    device = world.device
     out, data = Path(out), Path(data)
     out.mkdir(parents=True, exist_ok=True)
     cache = Path(cache_dir) if cache_dir else out / "cache"
@@ -141,12 +155,17 @@ def train_eye(
     tc = cfg.train
     train_names, (val_split, val_names) = train_val_names(data, cfg)
     train = EventStore.from_split(data, "train", cfg, device, train_names)
-    val = load_split(data, val_split, cfg, cache, val_names)
+    val = load_split(data, val_split, cfg, cache, val_names) if world.main else []
     span = source_slots(tc.seq_len, cfg.augment.time_stretch[0]) if cfg.augment.enabled else tc.seq_len
     starts = sequence_starts(train.n_slots, span, tc.stride)
     steps_per_epoch = max(1, len(starts) // tc.batch_size)
     torch.manual_seed(tc.seed)
     model = EyeTracker(cfg).to(device)
+    step_model: torch.nn.Module = model
+    if world.size > 1:
+        step_model = DistributedDataParallel(
+            globalize_batchnorm(model), device_ids=[torch.device(device).index] if device.startswith("cuda") else None
+        )
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(steps_per_epoch * max(tc.epochs, 1)))
     history: list[dict] = []
@@ -163,21 +182,31 @@ def train_eye(
     dhash = data_hash(data)
     meta_base = {"data": str(data), "data_hash": dhash, "train_recordings": len(train_names), "val_recordings": len(val)}
 
+    kill_at, steps = int(os.environ.get("EDGEVISION_TEST_KILL_AT_STEP", 0)), 0  # test hook: SIGKILL after N steps
     for epoch in range(first_epoch, tc.epochs):
         t0 = time.perf_counter()
         rng = np.random.default_rng([tc.seed, epoch])
         order = rng.permutation(len(starts))[: steps_per_epoch * tc.batch_size].reshape(steps_per_epoch, tc.batch_size)
         model.train()
         losses = []
-        for idx in tqdm(order, desc=f"epoch {epoch + 1}/{tc.epochs}", leave=False):
-            x, lab = build_batch(train, starts[idx], span, draw_params(cfg.augment, len(idx), rng), cfg)
-            loss = eye_loss(model(x, len(idx), tc.seq_len), lab, cfg.sensor_size, tc.closed_weight)
+        rows = world.share(tc.batch_size)
+        for idx in tqdm(order, desc=f"epoch {epoch + 1}/{tc.epochs}", leave=False, disable=not world.main):
+            params = draw_params(cfg.augment, len(idx), rng).take(rows)
+            x, lab = build_batch(train, starts[idx[rows]], span, params, cfg)
+            n = len(idx[rows])
+            loss = eye_loss(step_model(x, n, tc.seq_len), lab, cfg.sensor_size, tc.closed_weight, world)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
             opt.step()
             sched.step()
-            losses.append(loss.item())
+            steps += 1
+            if steps == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+            losses.append(world.sum(loss.detach()).item() / world.size)
+        if not world.main:
+            world.barrier()  # rank 0 evaluates and writes the epoch's files
+            continue
         metrics, _ = evaluate(model, val, cfg, device)
         row = {
             "epoch": epoch + 1,
@@ -197,9 +226,12 @@ def train_eye(
             "config": cfg.to_dict(), "epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
             "scheduler": sched.state_dict(), "rng": _rng_state(), "history": history, "best": best,
         })
+        world.barrier()
         if on_epoch_end is not None:
             on_epoch_end(epoch, row)
 
+    if not world.main:
+        return {"run": str(out), "rank": world.rank, "world_size": world.size}
     if history:
         from edgevision.nn.checkpoint import load_eye_tracker
         from edgevision.nn.plots import plot_run
@@ -215,6 +247,8 @@ def train_eye(
         "val": {k: best[f"val_{k}"] for k in ("p1", "p3", "p5", "p10", "mean_distance")} if best else {},
         "train_seconds": float(sum(r["seconds"] for r in history)),
         "train_sequences": int(len(starts)),
+        "world_size": world.size,
+        "device": device,
     }
 
 

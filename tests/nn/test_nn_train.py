@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -111,21 +110,23 @@ def test_cli_train_eval_and_bench(ring_dataset, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_sigkill_then_resume_matches_uninterrupted_run(ring_dataset, tmp_path):
+@pytest.mark.parametrize("where", ["mid-epoch", "epoch-end"])
+def test_sigkill_then_resume_matches_uninterrupted_run(ring_dataset, tmp_path, where):
+    """SIGKILL at a known optimizer step (train.py's EDGEVISION_TEST_KILL_AT_STEP hook), never skipped:
+    mid-way through epoch 3, or right after epoch 2's last step (before its checkpoint and state are saved)."""
     cfg_path = tmp_path / "tiny.yaml"
-    cfg_path.write_text(json.dumps({**TINY, "train": {**TINY["train"], "epochs": 6}}))
+    cfg_path.write_text(json.dumps({**TINY, "train": {**TINY["train"], "epochs": 4}}))
     base = [sys.executable, "-m", "edgevision", "train", "eye", "--config", str(cfg_path), "--data", str(ring_dataset)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    subprocess.run(base + ["--out", str(tmp_path / "full")], check=True, env=env, capture_output=True)
-    proc = subprocess.Popen(base + ["--out", str(tmp_path / "killed")], env=env, stderr=subprocess.DEVNULL)
+    env.pop("EDGEVISION_TEST_KILL_AT_STEP", None)
+    full = subprocess.run(base + ["--out", str(tmp_path / "full"), "--json"], check=True, env=env, capture_output=True)
+    steps_per_epoch = max(1, json.loads(full.stdout)["train_sequences"] // TINY["train"]["batch_size"])
+    kill_at = 2 * steps_per_epoch + (steps_per_epoch // 2 + 1 if where == "mid-epoch" else 0)
+    killed = subprocess.run(base + ["--out", str(tmp_path / "killed")], env={**env, "EDGEVISION_TEST_KILL_AT_STEP": str(kill_at)},
+                            capture_output=True)
+    assert killed.returncode == -signal.SIGKILL
     log = tmp_path / "killed" / "log.csv"
-    while proc.poll() is None and not (log.is_file() and len(log.read_text().splitlines()) >= 2):
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    done = len(log.read_text().splitlines()) - 1
-    if done >= 6:
-        pytest.skip("the run finished before it could be killed")
+    assert len(log.read_text().splitlines()) - 1 == (2 if where == "mid-epoch" else 1)  # epochs finished before the kill
     subprocess.run(base + ["--out", str(tmp_path / "killed"), "--resume"], check=True, env=env, capture_output=True)
     a = load_file(str(tmp_path / "full" / "last.safetensors"))
     b = load_file(str(tmp_path / "killed" / "last.safetensors"))
