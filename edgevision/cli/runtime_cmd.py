@@ -72,7 +72,9 @@ def register(cli) -> None:
 
     p = cli.command("track", _track, "track the pupil in an event stream in real time (under overload a live source "
                     "drops the oldest waiting 10 ms window, counted as 'dropped'; --fast replays lossless)")
-    p.add_argument("--source", default="synthetic", help="synthetic | file:PATH | camera:N | video:PATH | dv")
+    p.add_argument("--source", default="synthetic", help="synthetic | file:PATH | tail:PATH (a .raw/.aedat4 still being "
+                   "written) | camera:N (webcam through the DVS emulator) | video:PATH | dv (iniVation camera) | "
+                   "dv:CAMERA_NAME | dv:tcp://HOST:PORT (DV network stream)")
     p.add_argument("--backend", default="torch", help="torch | torch-int | int | csim | engine | pynq")
     p.add_argument("--checkpoint", default=None, help="eye-tracker checkpoint (default models/eye_small.safetensors)")
     p.add_argument("--model", default=None, help="quantized IR directory for torch-int/int/csim/engine/pynq (default models/eye_small_int8)")

@@ -214,22 +214,42 @@ class VideoSource(Source):
 
 
 class DVSource(Source):
-    """A live iniVation camera through dv-processing (``dv.io.camera.open()``)."""
+    """A live iniVation camera or DV network stream through dv-processing.
+
+    ``target`` None: the first camera (``dv.io.camera.open()``); a camera name (``DVXplorer_DXA00093``):
+    that camera; ``tcp://HOST:PORT`` (or ``HOST:PORT``): an event stream served by DV / ``dv.io.NetworkWriter``
+    (``dv.io.NetworkReader``)."""
 
     name = "dv"
     realtime = True
     live = True
 
-    def __init__(self, seconds: float | None = None) -> None:
+    def __init__(self, seconds: float | None = None, target: str | None = None) -> None:
         try:
             import dv_processing as dv
         except ImportError:
-            raise BackendError("the dv source needs dv-processing (pip install dv-processing) and an iniVation camera") from None
-        try:
-            self._camera = dv.io.camera.open()
-        except (IndexError, RuntimeError) as exc:
-            raise BackendError(f"no iniVation camera found by dv-processing ({exc}); plug one in or use --source synthetic") from None
+            raise BackendError("the dv source needs dv-processing (pip install 'edgevision[camera]') and an iniVation "
+                               "camera or a DV stream") from None
+        host, port = _network_target(target)
+        if host is not None:
+            self.name = f"dv:tcp://{host}:{port}"
+            try:
+                self._camera = dv.io.NetworkReader(host, port)
+            except (RuntimeError, OSError) as exc:
+                raise BackendError(f"no DV event stream at {host}:{port} ({exc}); start the stream (DV's 'Network TCP "
+                                   "server' output) or check the address") from None
+            if hasattr(self._camera, "isEventStreamAvailable") and not self._camera.isEventStreamAvailable():
+                raise BackendError(f"the DV stream at {host}:{port} carries no events (frames or IMU only?)")
+        else:
+            self.name = f"dv:{target}" if target else "dv"
+            try:
+                self._camera = dv.io.camera.open(target) if target else dv.io.camera.open()
+            except (IndexError, RuntimeError) as exc:
+                which = f"camera {target!r}" if target else "iniVation camera"
+                raise BackendError(f"no {which} found by dv-processing ({exc}); plug one in or use --source synthetic") from None
         res = self._camera.getEventResolution()
+        if res is None:
+            raise BackendError(f"{self.name}: dv-processing reports no event resolution (not an event camera/stream)")
         self.sensor_size = (int(res[0]), int(res[1]))
         self.seconds = seconds
 
@@ -251,8 +271,30 @@ class DVSource(Source):
             yield w
 
 
+def _network_target(target: str | None) -> tuple[str | None, int]:
+    """(host, port) of ``tcp://HOST:PORT`` or ``HOST:PORT``; (None, 0) for a camera name or None."""
+    if not target:
+        return None, 0
+    rest = target[len("tcp://"):] if target.startswith("tcp://") else target
+    host, sep, port = rest.rpartition(":")
+    if not sep or not host:
+        if target.startswith("tcp://"):
+            raise ConfigError(f"DV stream address must be tcp://HOST:PORT, got {target!r}")
+        return None, 0
+    try:
+        number = int(port)
+    except ValueError:
+        if target.startswith("tcp://"):
+            raise ConfigError(f"DV stream port must be an integer, got {port!r}") from None
+        return None, 0
+    if not 0 < number < 65536:
+        raise ConfigError(f"DV stream port must be 1-65535, got {number}")
+    return host, number
+
+
 def open_source(spec: str, seconds: float | None = None, realtime: bool = True, seed: int = 0) -> Source:
-    """Parse ``synthetic | file:PATH | camera:N | video:PATH | dv`` into a :class:`Source`."""
+    """Parse ``synthetic | file:PATH | tail:PATH | camera:N | video:PATH | dv[:NAME|:tcp://HOST:PORT]`` into a
+    :class:`Source` (``tail``: a RAW/AEDAT4 file still being written, :mod:`edgevision.runtime.tail`)."""
     kind, _, arg = spec.partition(":")
     if kind == "synthetic":
         return SyntheticSource(10.0 if seconds is None else seconds, seed, realtime)
@@ -268,6 +310,11 @@ def open_source(spec: str, seconds: float | None = None, realtime: bool = True, 
         except ValueError:
             raise ConfigError(f"camera index must be an integer, got {arg!r}") from None
         return VideoSource(index, realtime, seconds)
+    if kind == "tail" and arg:
+        from edgevision.runtime.tail import TailSource
+
+        return TailSource(arg, seconds)
     if kind == "dv":
-        return DVSource(seconds)
-    raise ConfigError(f"unknown source {spec!r}; use synthetic, file:PATH, camera:N, video:PATH or dv")
+        return DVSource(seconds, arg or None)
+    raise ConfigError(f"unknown source {spec!r}; use synthetic, file:PATH, tail:PATH, camera:N, video:PATH, dv, "
+                      "dv:CAMERA_NAME or dv:tcp://HOST:PORT")
