@@ -116,6 +116,10 @@ def test_board_path_runs_in_a_venv_without_torch(board_venv, blob_windows):
     cli_rows = [json.loads(line) for line in Path(out["predictions"]).read_text().splitlines()]
     assert [(r["x"], r["y"]) for r in cli_rows] == [(r["x"], r["y"]) for r in rows]
 
+    # the overlay self-test, simulated
+    flash = _run(py, "-m", "edgevision", "flash", "--board", "sim", "--json", cwd=base)
+    assert flash.returncode == 0 and json.loads(flash.stdout)["self_test"] == "pass", flash.stderr[-2000:]
+
     # a torch backend says what is missing in one line (exit 2)
     bad = _run(py, "-m", "edgevision", "track", "--source", f"file:{base / 'rec.aedat4'}", "--backend", "torch",
                "--headless", "--out", str(base / "bad"), cwd=base)
