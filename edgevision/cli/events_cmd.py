@@ -85,8 +85,27 @@ def _bench(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def _fuzz(args: argparse.Namespace) -> dict[str, Any]:
+    import json
+
+    from edgevision.atomic import write_text_atomic
+    from edgevision.events.fuzz import FUZZ_FORMATS, fuzz_readers, outcome_table
+
+    formats = args.formats.split(",") if args.formats else list(FUZZ_FORMATS)
+    unknown = [f for f in formats if f not in FUZZ_FORMATS]
+    if unknown:
+        raise ConfigError(f"--formats: unknown {unknown}; choose from {','.join(FUZZ_FORMATS)}")
+    if args.files < 1 or not args.timeout_s > 0:
+        raise ConfigError("--files must be >= 1 and --timeout-s > 0")
+    result = fuzz_readers(args.files, formats, args.seed, args.timeout_s, keep_dir=args.keep)
+    result["table"] = outcome_table(result)
+    if args.output:
+        write_text_atomic(args.output, json.dumps(result, indent=1) + "\n")
+    return result
+
+
 def register(cli) -> None:
-    """Add ``events info``, ``events convert`` and ``bench events``."""
+    """Add ``events info``, ``events convert``, ``bench events`` and ``bench events-fuzz``."""
     p = cli.command("info", _info, "count, duration, rate, sensor size and polarity balance of an event file", group="events")
     p.add_argument("path", help="event file (.npy .npz .h5 .csv .txt .raw .dat .aedat4)")
     p.add_argument("--format", help="override the detected format (npy npz h5 csv evt dat aedat4)")
@@ -112,4 +131,13 @@ def register(cli) -> None:
     p.add_argument("--window-us", type=int, default=10_000, help="window length in microseconds (default 10 ms)")
     p.add_argument("--repeats", type=int, default=3, help="repeats per stage; medians are reported (default 3)")
     p.add_argument("--file-format", choices=("npy", "h5"), default="npy", help="file the read stage loads")
+    p.add_argument("--output", help="also write the JSON result to this file")
+
+    p = cli.command("events-fuzz", _fuzz, "read mutated event files in an isolated worker; count ok / typed error / "
+                    "untyped exception / hang / memory / crash per format", group="bench")
+    p.add_argument("--files", type=int, default=10_000, help="mutated files per format (default 10000)")
+    p.add_argument("--formats", help="comma-separated subset of npy,npz,h5,csv,evt2,evt3,dat,aedat4 (default all)")
+    p.add_argument("--seed", type=int, default=0, help="mutation seed (default 0)")
+    p.add_argument("--timeout-s", type=float, default=10.0, help="a read taking longer is a hang (default 10 s)")
+    p.add_argument("--keep", help="copy inputs with an untyped/hang/memory/crash outcome into this folder")
     p.add_argument("--output", help="also write the JSON result to this file")
