@@ -7,8 +7,9 @@ run by :class:`~edgevision.quant.torch_int.TorchIntNetwork`, bit-exact with the 
   or every recording when that split is empty (fewer than 5 recordings: 2 per subject, 1/6 of the subjects for
   test); ``split`` in the result says which. Use a seed other than the training data's so that subjects are new.
 * ``family``: the independent renderer :func:`edgevision.sim.eyeball.generate_family_dataset` (all recordings).
-* ``ranges.<factor>`` (in the result ``ranges: {factor: ...}``): our generator with ``domain="heldout:<factor>"`` for every factor of
-  :data:`edgevision.sim.eye_domain.HELDOUT_FACTORS`; every recording (the whole set is outside the training range).
+* ``ranges.<factor>`` (in the result ``ranges: {factor: ...}``): our generator with ``domain="heldout:<factor>"``
+  for every factor of :data:`edgevision.sim.eye_domain.HELDOUT_FACTORS`; every recording (the whole set is outside
+  the training range).
 
 Each set reports the challenge metrics with offsets, jitter and phases (:func:`edgevision.nn.metrics.eye_metrics`)
 on the raw predictions and, under ``filtered``, after the causal motion-aware median filter
@@ -234,7 +235,8 @@ def bench_eye_shift(
     """Generate (or reuse) every test set, evaluate, and return the result; with ``out`` write it as JSON and the
     plot beside it (``.png``). ``generators`` replaces :func:`set_generators` (tests)."""
     if recordings < 1 or seconds <= 0 or jobs < 1:
-        raise ConfigError(f"need --recordings >= 1, --data-seconds > 0 and --jobs >= 1, got {recordings}, {seconds}, {jobs}")
+        raise ConfigError(f"need --recordings >= 1, --data-seconds > 0 and --jobs >= 1, "
+                          f"got {recordings}, {seconds}, {jobs}")
     t0 = time.perf_counter()
     model, cfg = load_model(checkpoint, int8)
     root = Path(cache) if cache else cache_dir("eye_shift")
