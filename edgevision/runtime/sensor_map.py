@@ -45,12 +45,11 @@ class SensorMap:
     offset: tuple[float, float]
     profile: str | None = None
 
-    @property
-    def identity(self) -> bool:
-        return (self.camera == self.model and self.roi == (0, 0, *self.camera) and self.scale == (1.0, 1.0)
-                and self.offset == (0.0, 0.0))
+    identity: bool = False  # derived in __post_init__ (computed once: the loop asks for every window)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "identity", self.camera == self.model and self.roi == (0, 0, *self.camera)
+                           and self.scale == (1.0, 1.0) and self.offset == (0.0, 0.0))
         lx = _lut(self.camera[0], self.roi[0], self.roi[2], self.scale[0], self.offset[0], self.model[0])
         ly = _lut(self.camera[1], self.roi[1], self.roi[3], self.scale[1], self.offset[1], self.model[1])
         object.__setattr__(self, "_lx", lx)
@@ -66,6 +65,8 @@ class SensorMap:
 
     def to_camera(self, x: float, y: float) -> tuple[float, float]:
         """A point in model px (continuous) back in camera px."""
+        if self.identity:
+            return x, y
         return ((x - self.offset[0]) / self.scale[0] + self.roi[0], (y - self.offset[1]) / self.scale[1] + self.roi[1])
 
     def to_model(self, x: float, y: float) -> tuple[float, float]:
