@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "runtime_cmd",
     "engine_cmd",
     "classify_cmd",
+    "rtl_cmd",
 )
 
 Handler = Callable[[argparse.Namespace], "dict[str, Any] | None"]

@@ -271,3 +271,145 @@ def estimate(graph: HwGraph, counts: dict[str, Counts], board: Board) -> Estimat
     cycles = {m.name: module_cycles(m, counts[m.name]) for m in graph.modules}
     total, per = graph_resources(graph, board)
     return Estimate(board, cycles, latency_cycles(graph, cycles), total, per)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Latency of the RTL design (edgevision/rtl, fpga/rtl/ev_lib.sv), token by token.
+#
+# The HLS counters above count pipelined iterations of modules run one after another. The RTL modules run
+# concurrently (a real dataflow pipeline) and each spends a fixed number of FSM cycles per token, per active
+# neighbour step and per emitted site. This model replays one window's tokens through the module graph with those
+# per-token costs: a module starts a token at max(arrival, free), line-buffered modules emit a row when a token of
+# a later row (or the end of frame) arrives, a FIFO adds one cycle. FIFO capacity (back-pressure) is not modelled,
+# so it is an estimate, checked against Verilator cycles by `edgevision rtlsim` (model_error_max).
+
+def _rtl_steps(m: Module) -> tuple[int, int]:
+    """(MAC steps per neighbour / token, requantization steps per output token) of an RTL module."""
+    nob = cdiv(m.cout, m.po)
+    if m.kind == "dwconv3x3_subm":
+        return nob, nob
+    return cdiv(m.cin, m.pi) * nob, nob
+
+
+def rtl_window_cycles(graph: HwGraph, coords: np.ndarray) -> float:
+    """Modelled RTL cycles of one window: first input word accepted to the TLAST output word (inclusive), input
+    at one 64-bit word per cycle, output always ready."""
+    from edgevision.quant.reference import downsample_sites, neighbor_table
+
+    net = graph.net
+    shapes = net.shapes()
+    sites: dict[str, np.ndarray] = {"input": np.asarray(coords, np.int32).reshape(-1, 2)}
+    for lay in net.layers:
+        src = sites.get(lay.inputs[0])
+        if lay.op == "conv2x2_s2":
+            sites[lay.name] = downsample_sites(src, shapes[lay.inputs[0]])[0]
+        elif src is not None and lay.op not in ("pool", "fc"):
+            sites[lay.name] = src
+    times: dict[str, list[int]] = {}  # stream -> cycle each token (sites, then the end token) is visible downstream
+    last_word = 0
+    for m in graph.modules:
+        k = m.kind
+        if k == "input":
+            nfw = cdiv(m.cin, 8)
+            n = len(sites["input"])
+            t = [(i + 1) * (1 + nfw) - 1 + 2 for i in range(n)] + [n * (1 + nfw) + 2]
+            times[m.outputs[0]] = t
+            continue
+        if k == "output":
+            continue
+        arr = times[m.inputs[0]]
+        if k == "fork":
+            out, free = [], 0
+            for a in arr:
+                s = max(a, free)
+                out.append(s + 2)
+                free = s + 1
+            times[m.outputs[0]] = out
+            times[m.outputs[1]] = out
+            continue
+        if k == "add":
+            arr = [max(a, b) for a, b in zip(arr, times[m.inputs[1]])]
+            nob = cdiv(m.cin, m.po)
+            out, free = [], 0
+            for a in arr[:-1]:
+                s = max(a, free)
+                out.append(s + nob + 2)
+                free = s + nob + 2
+            s = max(arr[-1], free)
+            times[m.outputs[0]] = out + [s + 2]
+            continue
+        if k == "conv1x1":
+            mac, nob = _rtl_steps(m)
+            out, free = [], 0
+            for a in arr[:-1]:
+                s = max(a, free)
+                out.append(s + mac + nob + 3)
+                free = s + mac + nob + 3
+            s = max(arr[-1], free)
+            times[m.outputs[0]] = out + [s + 2]
+            continue
+        src = sites[m.layer.inputs[0]]
+        if k == "pool":
+            nob = cdiv(m.cin, m.po)
+            free = 0
+            for a in arr[:-1]:
+                free = max(a, free) + nob + 4
+            s = max(arr[-1], free)
+            last_word = s + _cells(m) * (2 + cdiv(m.cin, 8))
+            continue
+        if k in LINE_BUFFERED:
+            mac, nob = _rtl_steps(m)
+            h = m.grid[0]
+            nb = (neighbor_table(src, m.grid) >= 0).sum(1) if len(src) else np.zeros(0, np.int64)
+            rows = src[:, 0].astype(int) if len(src) else np.zeros(0, int)
+            by_row: dict[int, list[int]] = {}
+            for i, r in enumerate(rows):
+                by_row.setdefault(int(r), []).append(i)
+            out = [0] * len(src)
+            free, last = 0, -1
+            for i in range(len(src) + 1):
+                r = int(rows[i]) if i < len(src) else h + 1
+                cur = max(arr[i], free) + 1
+                lo, hi = max(last - 1, 0), min(last, r - 2)
+                if r != last and last >= 0 and lo <= hi:
+                    for q in range(lo, hi + 1):
+                        cur += 1  # EMIT_ROW
+                        for j in by_row.get(q, []):
+                            cur += int(nb[j]) * mac + nob + 3  # SITE, NBR, MAC, REQ
+                            out[j] = cur + 1  # OUT cycle, visible one cycle later
+                            cur += 1
+                        if q in by_row:
+                            cur += 1  # SITE with nothing pending
+                if i < len(src):
+                    free = cur + 1  # STORE
+                    last = r
+                else:
+                    out.append(cur + 1)  # ENDT
+            times[m.outputs[0]] = out
+            continue
+        if k == "conv2x2_s2":
+            mac, nob = _rtl_steps(m)
+            osites = sites[m.layer.name]
+            orow = {}
+            for j, (oy, _ox) in enumerate(osites):
+                orow.setdefault(int(oy), []).append(j)
+            out = [0] * len(osites)
+            free, cur_y = 0, -1
+            for i in range(len(src) + 1):
+                ty = int(src[i, 0]) // 2 if i < len(src) else -2
+                cur = max(arr[i], free) + 1
+                if ty != cur_y and cur_y >= 0:
+                    for j in orow.get(cur_y, []):
+                        cur += nob + 3
+                        out[j] = cur + 1
+                        cur += 1
+                    cur += 1  # EMIT with nothing pending
+                if i < len(src):
+                    free = cur + mac + 4
+                    cur_y = ty
+                else:
+                    out.append(cur + 1)
+            times[m.outputs[0]] = out
+            continue
+        raise AssertionError(k)
+    return float(last_word + 1)

@@ -21,7 +21,7 @@ from edgevision.errors import BackendError
 from edgevision.fpga.hwgraph import HwGraph, Module
 
 LIBRARY = Path(__file__).resolve().parents[2] / "fpga" / "rtl"
-LIB_FILES = ("ev_lib.sv", "ev_axilite.sv")
+LIB_FILES = ("ev_func.svh", "ev_lib.sv", "ev_axilite.sv")
 SKIP_MARGIN = 8  # extra tokens on residual skip FIFOs beyond the HLS sizing (registers held inside modules)
 
 

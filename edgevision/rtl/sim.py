@@ -72,7 +72,7 @@ def build_simulator(rtl_dir: str | Path) -> Path:
     rtl_dir = Path(rtl_dir)
     sources = [rtl_dir / "ev_lib.sv", rtl_dir / "edgevision_core.sv"]
     h = hashlib.sha256(" ".join(VERILATOR_FLAGS).encode())
-    for f in [*sources, HARNESS]:
+    for f in [rtl_dir / "ev_func.svh", *sources, HARNESS]:
         h.update(f.name.encode())
         h.update(f.read_bytes())
     exe = cache_dir("rtlsim") / h.hexdigest()[:20] / "Vedgevision_core"
@@ -80,7 +80,7 @@ def build_simulator(rtl_dir: str | Path) -> Path:
         return exe
     exe.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="obj_", dir=exe.parent))
-    cmd = [*verilator_command(), *VERILATOR_FLAGS, "--Mdir", str(tmp), *map(str, sources), str(HARNESS)]
+    cmd = [*verilator_command(), *VERILATOR_FLAGS, "--Mdir", str(tmp), f"-I{rtl_dir.resolve()}", *map(str, sources), str(HARNESS)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=_wheel_env())
     if proc.returncode != 0 or not (tmp / "Vedgevision_core").is_file():
         shutil.rmtree(tmp, ignore_errors=True)

@@ -14,29 +14,6 @@
 // add, pool: PO lanes) read one weight ROM word (registered read, BRAM-inferable) per step.
 `default_nettype none
 
-package ev_pkg;
-  // clip((acc * m + (1 << (s - 1))) >>> s, lo, hi): the requantizer of edgevision/ir/ops.py
-  function automatic logic signed [7:0] requant(input logic signed [31:0] acc, input logic signed [31:0] m,
-                                               input int s, input int lo, input int hi);
-    logic signed [63:0] v;
-    v = 64'(acc) * 64'(m);
-    v = v + (64'sd1 <<< (s - 1));
-    v = v >>> s;
-    if (v < 64'(lo)) return 8'(lo);
-    if (v > 64'(hi)) return 8'(hi);
-    return v[7:0];
-  endfunction
-
-  function automatic logic signed [7:0] clip8(input logic signed [63:0] v, input int lo, input int hi);
-    if (v < 64'(lo)) return 8'(lo);
-    if (v > 64'(hi)) return 8'(hi);
-    return v[7:0];
-  endfunction
-
-  function automatic int cdiv(input int a, input int b);
-    return (a + b - 1) / b;
-  endfunction
-endpackage
 
 // ---------------------------------------------------------------------------------------------------------
 // Synchronous FIFO (first-word fall-through). DEPTH <= 2: two registers; deeper: a memory (BRAM/LUTRAM).
@@ -49,7 +26,7 @@ module ev_fifo #(parameter int W = 8, parameter int DEPTH = 2) (
   logic [W-1:0] mem [D];
   logic [AW-1:0] rp, wp;
   logic [AW:0] cnt;
-  assign in_r = cnt < (AW+1)'(D);
+  assign in_r = cnt < D;
   assign out_v = cnt != 0;
   assign out_d = mem[rp];
   wire push = in_v && in_r, pop = out_v && out_r;
@@ -59,10 +36,10 @@ module ev_fifo #(parameter int W = 8, parameter int DEPTH = 2) (
     end else begin
       if (push) begin
         mem[wp] <= in_d;
-        wp <= (wp == AW'(D - 1)) ? '0 : wp + 1'b1;
+        wp <= (wp == D - 1) ? '0 : wp + 1'b1;
       end
-      if (pop) rp <= (rp == AW'(D - 1)) ? '0 : rp + 1'b1;
-      cnt <= cnt + (AW+1)'(push) - (AW+1)'(pop);
+      if (pop) rp <= (rp == D - 1) ? '0 : rp + 1'b1;
+      cnt <= cnt + push - pop;
     end
   end
 endmodule
@@ -140,7 +117,7 @@ module ev_conv1x1 #(parameter int CI = 8, CO = 8, PI = 1, PO = 1, SHIFT = 16, LO
     input  wire logic clk, input wire logic rst,
     input  wire logic in_v, output logic in_r, input wire logic [33+8*CI-1:0] in_d,
     output logic out_v, input wire logic out_r, output logic [33+8*CO-1:0] out_d);
-  import ev_pkg::*;
+  `include "ev_func.svh"
   localparam int NCB = (CI + PI - 1) / PI, NOB = (CO + PO - 1) / PO, CIP = NCB * PI, COP = NOB * PO;
   localparam int NW = NCB * NOB;
   logic [8*PI*PO-1:0] rom [NW];
@@ -174,7 +151,7 @@ module ev_conv1x1 #(parameter int CI = 8, CO = 8, PI = 1, PO = 1, SHIFT = 16, LO
           logic signed [31:0] s;
           s = 0;
           for (int pi = 0; pi < PI; pi++)
-            s += 32'($signed(wq[8*(po*PI+pi) +: 8])) * 32'($signed(f[8*(dcb*PI+pi) +: 8]));
+            s += $signed(wq[8*(po*PI+pi) +: 8]) * $signed(f[8*(dcb*PI+pi) +: 8]);
           acc[dob*PO+po] <= acc[dob*PO+po] + s;
         end
       end
@@ -222,7 +199,7 @@ module ev_subm3x3 #(parameter int H = 8, W = 8, CI = 8, CO = 8, PI = 1, PO = 1, 
     input  wire logic clk, input wire logic rst,
     input  wire logic in_v, output logic in_r, input wire logic [33+8*CI-1:0] in_d,
     output logic out_v, input wire logic out_r, output logic [33+8*CO-1:0] out_d);
-  import ev_pkg::*;
+  `include "ev_func.svh"
   localparam int PIE = DW ? 1 : PI;
   localparam int NCB = DW ? 1 : (CI + PI - 1) / PI, NOB = (CO + PO - 1) / PO;
   localparam int CIP = DW ? NOB * PO : NCB * PI, COP = NOB * PO;
@@ -262,19 +239,19 @@ module ev_subm3x3 #(parameter int H = 8, W = 8, CI = 8, CO = 8, PI = 1, PO = 1, 
   assign out_d = st == ENDT ? {1'b1, 32'b0, {(8*CO){1'b0}}} : {1'b0, 16'(q), 16'(sx), of[8*CO-1:0]};
 
   function automatic int slot(input int r);
-    return r % 3;
+    slot = r % 3;
   endfunction
   function automatic logic active(input int yy, input int xx);
-    if (yy < 0 || yy >= H || xx < 0 || xx >= W) return 1'b0;
-    return row[slot(yy)] == yy && act[slot(yy)][xx];
+    if (yy < 0 || yy >= H || xx < 0 || xx >= W) active = 1'b0;
+    else active = row[slot(yy)] == yy && act[slot(yy)][xx];
   endfunction
   function automatic int lowest(input logic [W-1:0] m);
-    for (int i = 0; i < W; i++) if (m[i]) return i;
-    return 0;
+    lowest = 0;
+    for (int i = W - 1; i >= 0; i--) if (m[i]) lowest = i;
   endfunction
   function automatic int low9(input logic [8:0] m);
-    for (int i = 0; i < 9; i++) if (m[i]) return i;
-    return 0;
+    low9 = 0;
+    for (int i = 8; i >= 0; i--) if (m[i]) low9 = i;
   endfunction
 
   always_ff @(posedge clk) begin
@@ -289,9 +266,9 @@ module ev_subm3x3 #(parameter int H = 8, W = 8, CI = 8, CO = 8, PI = 1, PO = 1, 
         for (int po = 0; po < PO; po++) begin
           logic signed [31:0] s;
           s = 0;
-          if (DW) s = 32'($signed(wq[8*po +: 8])) * 32'($signed(fq[8*(dob*PO+po) +: 8]));
+          if (DW) s = $signed(wq[8*po +: 8]) * $signed(fq[8*(dob*PO+po) +: 8]);
           else for (int pi = 0; pi < PIE; pi++)
-            s += 32'($signed(wq[8*(po*PIE+pi) +: 8])) * 32'($signed(fq[8*(dcb*PIE+pi) +: 8]));
+            s += $signed(wq[8*(po*PIE+pi) +: 8]) * $signed(fq[8*(dcb*PIE+pi) +: 8]);
           acc[dob*PO+po] <= acc[dob*PO+po] + s;
         end
       end
@@ -299,11 +276,11 @@ module ev_subm3x3 #(parameter int H = 8, W = 8, CI = 8, CO = 8, PI = 1, PO = 1, 
         IDLE: if (in_v) begin
           tend <= in_d[33+8*CI-1];
           tf <= in_d[8*CI-1:0];
-          ty <= int'(in_d[8*CI+31:8*CI+16]);
-          tx <= int'(in_d[8*CI+15:8*CI]);
+          ty <= in_d[8*CI+31:8*CI+16];
+          tx <= in_d[8*CI+15:8*CI];
           begin
             int r;
-            r = in_d[33+8*CI-1] ? H + 1 : int'(in_d[8*CI+31:8*CI+16]);
+            r = in_d[33+8*CI-1] ? H + 1 : in_d[8*CI+31:8*CI+16];
             // rows last-1 .. min(last, r-2) are complete with their lower neighbour row
             if (r != last && last >= 0 && (last - 1 < 0 ? 0 : last - 1) <= (last < r - 2 ? last : r - 2)) begin
               q <= last - 1 < 0 ? 0 : last - 1;
@@ -399,7 +376,7 @@ module ev_conv2x2s2 #(parameter int H = 8, W = 8, CI = 8, CO = 8, PI = 1, PO = 1
     input  wire logic clk, input wire logic rst,
     input  wire logic in_v, output logic in_r, input wire logic [33+8*CI-1:0] in_d,
     output logic out_v, input wire logic out_r, output logic [33+8*CO-1:0] out_d);
-  import ev_pkg::*;
+  `include "ev_func.svh"
   localparam int WO = (W + 1) / 2;
   localparam int NCB = (CI + PI - 1) / PI, NOB = (CO + PO - 1) / PO, CIP = NCB * PI, COP = NOB * PO;
   localparam int NW = 4 * NCB * NOB;
@@ -433,8 +410,8 @@ module ev_conv2x2s2 #(parameter int H = 8, W = 8, CI = 8, CO = 8, PI = 1, PO = 1
   assign out_v = st == OUT || st == ENDT;
   assign out_d = st == ENDT ? {1'b1, 32'b0, {(8*CO){1'b0}}} : {1'b0, 16'(Y), 16'(ex), of[8*CO-1:0]};
   function automatic int lowest(input logic [WO-1:0] m);
-    for (int i = 0; i < WO; i++) if (m[i]) return i;
-    return 0;
+    lowest = 0;
+    for (int i = WO - 1; i >= 0; i--) if (m[i]) lowest = i;
   endfunction
   always_ff @(posedge clk) begin
     wq <= rom[((tap * NCB) + cb) * NOB + ob];
@@ -448,7 +425,7 @@ module ev_conv2x2s2 #(parameter int H = 8, W = 8, CI = 8, CO = 8, PI = 1, PO = 1
           logic signed [31:0] s;
           s = 0;
           for (int pi = 0; pi < PI; pi++)
-            s += 32'($signed(wq[8*(po*PI+pi) +: 8])) * 32'($signed(f[8*(dcb*PI+pi) +: 8]));
+            s += $signed(wq[8*(po*PI+pi) +: 8]) * $signed(f[8*(dcb*PI+pi) +: 8]);
           acc[dob*PO+po] <= acc[dob*PO+po] + s;
         end
       end
@@ -457,15 +434,15 @@ module ev_conv2x2s2 #(parameter int H = 8, W = 8, CI = 8, CO = 8, PI = 1, PO = 1
           int r;
           tend <= in_d[33+8*CI-1];
           f <= '0; f[8*CI-1:0] <= in_d[8*CI-1:0];
-          ty <= int'(in_d[8*CI+31:8*CI+16]);
-          tx <= int'(in_d[8*CI+15:8*CI]);
-          r = in_d[33+8*CI-1] ? -2 : int'(in_d[8*CI+31:8*CI+16]) / 2;
+          ty <= in_d[8*CI+31:8*CI+16];
+          tx <= in_d[8*CI+15:8*CI];
+          r = in_d[33+8*CI-1] ? -2 : in_d[8*CI+31:8*CI+16] / 2;
           if (r != Y && Y >= 0) begin pend <= act; st <= EMIT; end
           else if (in_d[33+8*CI-1]) st <= ENDT;
           else st <= LWAIT;
-          tap <= int'(in_d[8*CI+16]) * 2 + int'(in_d[8*CI]);
-          X <= int'(in_d[8*CI+15:8*CI]) / 2;
-          raddr <= int'(in_d[8*CI+15:8*CI]) / 2;
+          tap <= in_d[8*CI+16] * 2 + in_d[8*CI];
+          X <= in_d[8*CI+15:8*CI] / 2;
+          raddr <= in_d[8*CI+15:8*CI] / 2;
         end
         EMIT: begin
           if (pend == 0) begin
@@ -525,7 +502,7 @@ module ev_add #(parameter int C = 8, P = 1, SHIFT = 16, LO = -128, HI = 127,
     input  wire logic b_v, output logic b_r, input wire logic [33+8*C-1:0] b_d,
     output logic out_v, input wire logic out_r, output logic [33+8*C-1:0] out_d,
     output logic err);
-  import ev_pkg::*;
+  `include "ev_func.svh"
   localparam int NOB = (C + P - 1) / P, CP = NOB * P;
   logic signed [31:0] ma [CP], mb [CP];
   initial begin
@@ -556,7 +533,7 @@ module ev_add #(parameter int C = 8, P = 1, SHIFT = 16, LO = -128, HI = 127,
       CALC: begin
         for (int p = 0; p < P; p++) begin
           logic signed [63:0] v;
-          v = 64'($signed(fa[8*(ob*P+p) +: 8])) * 64'(ma[ob*P+p]) + 64'($signed(fb[8*(ob*P+p) +: 8])) * 64'(mb[ob*P+p]);
+          v = $signed(fa[8*(ob*P+p) +: 8]) * ma[ob*P+p] + $signed(fb[8*(ob*P+p) +: 8]) * mb[ob*P+p];
           v = v + (64'sd1 <<< (SHIFT - 1));
           v = v >>> SHIFT;
           of[8*(ob*P+p) +: 8] <= clip8(v, LO, HI);
@@ -582,7 +559,7 @@ module ev_pool_axis #(parameter int H = 8, W = 8, C = 8, GH = 1, GW = 1, P = 1, 
     input  wire logic clk, input wire logic rst,
     input  wire logic in_v, output logic in_r, input wire logic [33+8*C-1:0] in_d,
     output logic m_tvalid, input wire logic m_tready, output logic [63:0] m_tdata, output logic m_tlast);
-  import ev_pkg::*;
+  `include "ev_func.svh"
   localparam int NOB = (C + P - 1) / P, CP = NOB * P, NC = GH * GW, NG = C / 8;
   logic signed [31:0] mult [CP];
   logic [15:0] cyt [H], cxt [W];
@@ -605,22 +582,24 @@ module ev_pool_axis #(parameter int H = 8, W = 8, C = 8, GH = 1, GW = 1, P = 1, 
 
   function automatic logic signed [7:0] avg(input logic signed [31:0] sum, input logic signed [31:0] m,
                                            input logic [15:0] cn);
-    logic signed [63:0] num, t;
+    logic signed [63:0] num, t, sw, mw, nw;
     logic [63:0] r, d;
     logic [7:0] qq;
-    int v;
-    if (cn == 0) return 8'sd0;
-    num = 64'(sum) * 64'(m) + (64'($unsigned(cn)) <<< (SHIFT - 1));
-    t = (num >>> SHIFT) + 64'($unsigned(cn)) * 128;  // floor(t/n) + 128 when the mean is in [-128, 128)
-    if (t < 0) return 8'(LO);
-    if (t >= 64'($unsigned(cn)) * 256) return 8'(HI);
+    logic signed [63:0] v;
+    sw = sum; mw = m; nw = {48'd0, cn};
+    num = sw * mw + (nw <<< (SHIFT - 1));
+    t = (num >>> SHIFT) + nw * 128;  // floor(t/n) + 128 when the mean is in [-128, 128)
     r = t;
     for (int b = 7; b >= 0; b--) begin
-      d = 64'($unsigned(cn)) << b;
+      d = nw << b;
       if (r >= d) begin r = r - d; qq[b] = 1'b1; end else qq[b] = 1'b0;
     end
-    v = int'(qq) - 128;
-    return clip8(64'(v), LO, HI);
+    v = {56'd0, qq};
+    v = v - 128;
+    if (cn == 0) avg = 8'sd0;
+    else if (t < 0) avg = LO;
+    else if (t >= nw * 256) avg = HI;
+    else avg = clip8(v, LO, HI);
   endfunction
 
   always_ff @(posedge clk) begin
@@ -637,7 +616,7 @@ module ev_pool_axis #(parameter int H = 8, W = 8, C = 8, GH = 1, GW = 1, P = 1, 
         if (in_d[33+8*C-1]) begin ci_ <= 0; raddr <= 0; g <= 0; st <= FLOAD; end
         else begin
           int kk;
-          kk = int'(cyt[in_d[8*C+31:8*C+16]]) * GW + int'(cxt[in_d[8*C+15:8*C]]);
+          kk = cyt[in_d[8*C+31:8*C+16]] * GW + cxt[in_d[8*C+15:8*C]];
           f <= '0; f[8*C-1:0] <= in_d[8*C-1:0];
           ci_ <= kk; raddr <= kk; st <= LOAD;
         end
@@ -646,7 +625,7 @@ module ev_pool_axis #(parameter int H = 8, W = 8, C = 8, GH = 1, GW = 1, P = 1, 
       LOAD2: begin ob <= 0; st <= ADD; sw <= sq; end
       ADD: begin
         for (int p = 0; p < P; p++)
-          sw[32*(ob*P+p) +: 32] <= sw[32*(ob*P+p) +: 32] + 32'($signed(f[8*(ob*P+p) +: 8]));
+          sw[32*(ob*P+p) +: 32] <= sw[32*(ob*P+p) +: 32] + {{24{f[8*(ob*P+p)+7]}}, f[8*(ob*P+p) +: 8]};
         if (ob == NOB - 1) st <= WB;
         ob <= ob + 1;
       end
