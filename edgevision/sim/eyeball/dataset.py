@@ -7,13 +7,15 @@ pixel centres at integer coordinates; closed = 1 when the lids cover that centre
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
+import cv2
 import numpy as np
 
 from edgevision.datasets import layouts, writer
@@ -64,10 +66,26 @@ def recording_world(index: int, seconds: float, seed: int) -> tuple[Scene, Motio
     return scene, m, Renderer(scene, elev, eye), rng
 
 
+@contextlib.contextmanager
+def _one_cv2_thread() -> Iterator[None]:
+    """OpenCV on one thread: its per-call threading only costs on these small images (and with jobs in parallel)."""
+    prev = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(prev)
+
+
 def simulate_recording(index: int, seconds: float, seed: int) -> Recording:
-    """Render, sense and label one recording (recording ``index``, name ``'<index + 1>_1'``)."""
+    """Render, sense and label one recording (recording ``index``, name ``'<index + 1>_1'``), on one core."""
     if seconds < 0.05:
         raise ConfigError(f"seconds must be >= 0.05, got {seconds}")
+    with _one_cv2_thread():
+        return _simulate(index, seconds, seed)
+
+
+def _simulate(index: int, seconds: float, seed: int) -> Recording:
     scene, m, ren, rng = recording_world(index, seconds, seed)
     sp = sample_sensor(rng)
     sched = frame_schedule(scene, m)

@@ -194,7 +194,7 @@ def generate_motion(scene: Scene, seconds: float, rng: np.random.Generator) -> M
     )
 
 
-def frame_schedule(scene: Scene, m: Motion, step_px: float = 1.5, max_gap_us: int = 10_000) -> np.ndarray:
+def frame_schedule(scene: Scene, m: Motion, step_px: float = 2.0, max_gap_us: int = 10_000) -> np.ndarray:
     """Grid indices to render: wherever the image has moved ``step_px`` since the last frame, at least every gap."""
     apex = np.array([0.0, 0.0, scene.anat.apex_z])
     px_per_mm = scene.cam.f / np.linalg.norm(scene.cam.origin - apex)

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from edgevision.sim.eyeball.geometry import glint_points, shell_coords, sphere_hit, trace_iris
-from edgevision.sim.eyeball.scene import FACE_HALF, LASH_RES_MM, SCLERA_EXTENT, TEX_RES_MM, Look, Scene
+from edgevision.sim.eyeball.scene import FACE_HALF, LID_PAD_MM, SCLERA_EXTENT, TEX_RES_MM, Look, Scene
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ def _coverage(f: np.ndarray, g: np.ndarray) -> np.ndarray:
 
 BLEND_MM = 4.0
 FEATHER_PX = 14.0
+LID_TOL_PX = 0.2  # the lid layer is recomputed once a margin has moved this far in the image
 
 
 class _Block:
@@ -82,7 +83,6 @@ class Renderer:
         norm = np.sqrt(n[0] ** 2 + n[1] ** 2 + n[2] ** 2)
         maps["shade_lid"] = irradiance(look, [v.astype(np.float32) for v in ps], [(v / norm).astype(np.float32) for v in n])
         maps["lid_x"] = ((xs + a.lid_r) / TEX_RES_MM - 0.5).astype(np.float32)
-        maps["lash_x"] = ((xs + a.lid_r) / LASH_RES_MM - 0.5).astype(np.float32)
         tg = sphere_hit(o, d, np.zeros(3), a.globe_r)
         hit = np.isfinite(tg)
         tg = np.where(hit, tg, 0).astype(np.float32)
@@ -111,9 +111,11 @@ class Renderer:
         self.full = _Block(maps, slice(0, cam.height), slice(0, cam.width))
         self.roi = _Block(maps, *_bbox(dyn | eye, 4, cam.height, cam.width))
         self._eye_box = _bbox(eye[self.roi.rows, self.roi.cols], 3, *self.roi.shape)
-        full_eye = _bbox(eye, 3, cam.height, cam.width)
-        self._full_eye_box = full_eye
-        self.static = None
+        self._full_eye_box = _bbox(eye, 3, cam.height, cam.width)
+        self.static: np.ndarray | None = None
+        px_per_mm = cam.f / float(np.linalg.norm(cam.origin - [0.0, 0.0, a.apex_z]))
+        self._lid_tol = LID_TOL_PX / (px_per_mm * a.lid_r)  # radians of lid rotation
+        self._lid_cache: tuple | None = None
 
     def _iris_irradiance(self) -> float:
         a = self.scene.anat
@@ -121,8 +123,10 @@ class Renderer:
         n = [np.array([0.0], np.float32), np.array([0.0], np.float32), np.array([1.0], np.float32)]
         return float(irradiance(self.scene.look, p, n)[0])
 
-    def frame(self, st: EyeState) -> np.ndarray:
-        """The full 640x480 irradiance image."""
+    def frame(self, st: EyeState, lids: bool = True) -> np.ndarray:
+        """The full 640x480 irradiance image (``lids=False``: the eye alone, no lids, lashes or face)."""
+        if not lids:
+            return self._render(self.full, self._full_eye_box, st, lids=False)
         if self.static is None:
             self.static = self._render(self.full, self._full_eye_box, st)
         img = self.static.copy()
@@ -134,35 +138,53 @@ class Renderer:
         return self._render(self.roi, self._eye_box, st)
 
     def _render(self, b: _Block, eye_box: tuple[slice, slice], st: EyeState, lids: bool = True) -> np.ndarray:
-        sc, look, a = self.scene, self.scene.look, self.scene.anat
+        look = self.scene.look
         eye = np.full(b.shape, look.canthus * 0.5, np.float32)
         eye[eye_box] = self._eye(b, eye_box, st)
         if not lids:
             return np.minimum(eye * b.vignette, look.saturation)
-        th_u, th_l = np.float32(st.theta_u), np.float32(st.theta_l)
+        key = (id(b), st.theta_u, st.theta_l)
+        if self._lid_cache is None or self._lid_cache[0] != key[0] or max(
+            abs(key[1] - self._lid_cache[1]), abs(key[2] - self._lid_cache[2])
+        ) > self._lid_tol:
+            self._lid_cache = key + self._lid_layer(b, st.theta_u, st.theta_l)
+        gain, offset = self._lid_cache[3:]
+        return np.minimum(gain * eye + offset, look.saturation)
+
+    def _lid_layer(self, b: _Block, theta_u: float, theta_l: float) -> tuple[np.ndarray, np.ndarray]:
+        """Lids, lashes, lid shadow and face over block ``b`` as an affine map of the eye layer: gain * eye + offset.
+
+        Everything in front of the eye is a chain of alpha blends, so it folds into one per-pixel gain and offset,
+        which the renderer reuses while the lids move less than ``LID_TOL_PX``.
+        """
+        sc, look = self.scene, self.scene.look
+        th_u, th_l = np.float32(theta_u), np.float32(theta_l)
         m_u = b.rho * (b.elev - th_u)  # mm above the upper margin (negative: over the eye)
         m_l = b.rho * (th_l - b.elev)  # mm below the lower margin
-        shadow = 1.0 - look.lid_shadow * np.exp(np.minimum(m_u, 0) / look.lid_shadow_mm)
-        shadow *= 1.0 - 0.5 * look.lid_shadow * np.exp(np.minimum(m_l, 0) / (0.5 * look.lid_shadow_mm))
-        c = eye * shadow
+        gain = 1.0 - look.lid_shadow * np.exp(np.minimum(m_u, 0) / look.lid_shadow_mm)
+        gain *= 1.0 - 0.5 * look.lid_shadow * np.exp(np.minimum(m_l, 0) / (0.5 * look.lid_shadow_mm))
+        offset = np.zeros_like(gain)
+        lash = look.lash * b.shade_lid
         for m, tex, crease, tarsal, theta, sign in (
-            (m_l, sc.lid_tex_l, look.crease_l, sc.tarsal_mm[1], th_l, -1.0),
-            (m_u, sc.lid_tex_u, look.crease_u, sc.tarsal_mm[0], th_u, 1.0),
+            (m_l, sc.lid_l, look.crease_l, sc.tarsal_mm[1], th_l, -1.0),
+            (m_u, sc.lid_u, look.crease_u, sc.tarsal_mm[0], th_u, 1.0),
         ):
+            # texture rows: mm from the margin, over the eye as is, on the lid stretched between margin and crease
             span = max(sign * (crease - theta), 1e-3)
             beyond = sign * (b.elev - np.float32(crease))
             mu = np.where(beyond < 0, m * np.float32(tarsal) / (b.rho * np.float32(span)), tarsal + b.rho * beyond)
-            skin = cv2.remap(tex, b.lid_x, (mu / TEX_RES_MM - 0.5).astype(np.float32), cv2.INTER_LINEAR,
-                             borderMode=cv2.BORDER_REPLICATE)
-            lid = look.skin * skin * b.shade_lid
+            mu = np.where(m < 0, m, mu)
+            skin, alpha = cv2.split(cv2.remap(tex, b.lid_x, ((mu + LID_PAD_MM) / TEX_RES_MM - 0.5).astype(np.float32),
+                                              cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
             cov = _coverage(m / b.rho, b.g_elev)
-            c += cov * (lid - c)
-        for m, tex, ext in ((m_u, sc.lash_u, sc.lash_extent_u), (m_l, sc.lash_l, sc.lash_extent_l)):
-            alpha = cv2.remap(tex, b.lash_x, ((m - ext[0]) / LASH_RES_MM - 0.5).astype(np.float32), cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-            c += (0.9 * alpha) * (look.lash * b.shade_lid - c)
-        c = b.face + b.shell_alpha * (c - b.face)
-        return np.minimum(c * b.vignette, look.saturation)
+            gain *= 1.0 - cov
+            offset += cov * (look.skin * skin * b.shade_lid - offset)
+            alpha *= 0.9
+            gain *= 1.0 - alpha
+            offset += alpha * (lash - offset)
+        gain *= b.shell_alpha
+        offset = b.face + b.shell_alpha * (offset - b.face)
+        return gain * b.vignette, offset * b.vignette
 
     def _eye(self, b: _Block, box: tuple[slice, slice], st: EyeState) -> np.ndarray:
         """Globe, cornea (iris, pupil, limbus) and glints inside ``box`` of block ``b``."""

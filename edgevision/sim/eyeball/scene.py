@@ -11,8 +11,8 @@ from edgevision.sim.eyeball import textures
 from edgevision.sim.eyeball.camera import Camera, look_at
 from edgevision.sim.eyeball.geometry import Anatomy, listing_rotation, sample_anatomy
 
-TEX_RES_MM = 0.05  # skin textures
-LASH_RES_MM = 0.025
+TEX_RES_MM = 0.05  # skin and lid textures
+LID_PAD_MM = 10.0  # lid textures start this far over the eye (where the lashes hang)
 SCLERA_EXTENT = 1.3
 
 
@@ -52,12 +52,8 @@ class Scene:
     lid_follow: tuple[float, float]  # d theta / d pitch of the upper and lower lids
     iris_tex: np.ndarray
     sclera_tex: np.ndarray
-    lid_tex_u: np.ndarray  # rows: mm above the upper margin (stretched between margin and crease)
-    lid_tex_l: np.ndarray
-    lash_u: np.ndarray
-    lash_l: np.ndarray
-    lash_extent_u: tuple[float, float]
-    lash_extent_l: tuple[float, float]
+    lid_u: np.ndarray  # (rows, cols, 2): skin, lash alpha; rows from LID_PAD_MM over the eye to the far lid skin
+    lid_l: np.ndarray
     face_tex: np.ndarray  # face plane, rows from y = +FACE_HALF down, cols from x = -FACE_HALF
     tarsal_mm: tuple[float, float]  # rest margin-to-crease distance of each lid
 
@@ -78,6 +74,18 @@ def _lid_texture(rng: np.random.Generator, half_w: float, tarsal: float, rows_mm
     tex *= 1.0 - margin_dark * np.exp(-((mu / 0.35) ** 2))
     tex *= 1.0 - crease_dark * np.exp(-(((mu - tarsal) / 0.45) ** 2)) + 0.08 * np.exp(-(((mu - tarsal + 0.9) / 0.6) ** 2))
     return tex.astype(np.float32)
+
+
+def _lid_with_lashes(skin: np.ndarray, lash: np.ndarray, extent: tuple[float, float]) -> np.ndarray:
+    """Stack a lid's skin (rows from its margin) and lash alpha (drawn at half the texel, rows over ``extent`` mm)."""
+    pad = int(round(LID_PAD_MM / TEX_RES_MM))
+    out = np.zeros((pad + skin.shape[0], skin.shape[1], 2), np.float32)
+    out[:pad, :, 0] = skin[0]
+    out[pad:, :, 0] = skin
+    small = cv2.resize(lash, (skin.shape[1], lash.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    r0 = pad + int(round(extent[0] / TEX_RES_MM))
+    out[r0 : r0 + small.shape[0], :, 1] = small[: out.shape[0] - r0]
+    return out
 
 
 def _face_texture(rng: np.random.Generator, brow_y: float, brow_dark: float) -> np.ndarray:
@@ -157,12 +165,13 @@ def sample_scene(rng: np.random.Generator) -> Scene:
         anat=anat, cam=cam, look=look, gaze_limits=lim, lid_rest=(float(theta_u), float(theta_l)), lid_follow=follow,
         iris_tex=textures.iris_texture(rng, contrast=rng.uniform(0.2, 0.45)),
         sclera_tex=textures.sclera_texture(rng, extent=SCLERA_EXTENT, contrast=rng.uniform(0.05, 0.18)),
-        lid_tex_u=_lid_texture(rng, half, tarsal[0], 40.0, rng.uniform(0.3, 0.6), rng.uniform(0.2, 0.5)),
-        lid_tex_l=_lid_texture(rng, half, tarsal[1], 30.0, rng.uniform(0.2, 0.5), rng.uniform(0.1, 0.3)),
-        lash_u=textures.lash_texture(rng, half, ext_u, int(rng.integers(60, 130)), (look.lash_len_u * 0.6, look.lash_len_u),
-                                     lash_dir, LASH_RES_MM),
-        lash_l=textures.lash_texture(rng, half, (-3.0, 5.0), int(rng.integers(20, 60)), (look.lash_len_l * 0.5, look.lash_len_l),
-                                     1.0, LASH_RES_MM),
-        lash_extent_u=ext_u, lash_extent_l=(-3.0, 5.0),
+        lid_u=_lid_with_lashes(
+            _lid_texture(rng, half, tarsal[0], 40.0, rng.uniform(0.3, 0.6), rng.uniform(0.2, 0.5)),
+            textures.lash_texture(rng, half, ext_u, int(rng.integers(60, 130)), (look.lash_len_u * 0.6, look.lash_len_u),
+                                  lash_dir, TEX_RES_MM / 2), ext_u),
+        lid_l=_lid_with_lashes(
+            _lid_texture(rng, half, tarsal[1], 30.0, rng.uniform(0.2, 0.5), rng.uniform(0.1, 0.3)),
+            textures.lash_texture(rng, half, (-3.0, 5.0), int(rng.integers(20, 60)), (look.lash_len_l * 0.5, look.lash_len_l),
+                                  1.0, TEX_RES_MM / 2), (-3.0, 5.0)),
         face_tex=_face_texture(rng, rng.uniform(12.0, 20.0), rng.uniform(0.4, 0.8)), tarsal_mm=tarsal,
     )

@@ -59,8 +59,8 @@ class PixelArray:
     def step(self, img: np.ndarray, t0: int, t1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(t, x, y, p) of the events between the previous frame (t0) and this one (t1), unsorted."""
         dt = float(t1 - t0)
-        cut = np.float32(self.p.cutoff_hz) * np.clip(img / np.float32(0.5), 0.05, 1.0)
-        alpha = 1.0 - np.exp(np.float32(-2 * np.pi * dt * 1e-6) * cut)
+        x = np.float32(2 * np.pi * dt * 1e-6 * self.p.cutoff_hz) * np.clip(img / np.float32(0.5), 0.05, 1.0)
+        alpha = x / (1.0 + x)  # one implicit-Euler step of the first-order low-pass
         new = self.level + alpha * (self._log(img) - self.level)
         prev, self.level = self.level, new
         diff = new - prev
