@@ -1,7 +1,7 @@
 """Generate a whole synthetic 3ET+ dataset: subjects split train/val/test, recordings written in the release layout.
 
 Generator version :data:`GENERATOR_VERSION` ("eye-v3": domain-randomized subjects, cameras, illumination, sensors
-and motion, see :mod:`edgevision.sim.eye_domain`); the version and the domain string are recorded in manifest.json.
+and motion, see :mod:`edgevision.sim.eye_domain`); the version, the domain string and the factor table are recorded in manifest.json.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 from edgevision.datasets import layouts, writer
 from edgevision.errors import ConfigError
 from edgevision.sim.eye_dataset import LABEL_CONVENTION, simulate_recording
-from edgevision.sim.eye_domain import parse_domain
+from edgevision.sim.eye_domain import factor_table, parse_domain
 
 GENERATOR_VERSION = "eye-v3"
 TONIC_SUBDIR = "tonic"  # tonic.datasets.ThreeET_Eyetracking(save_to=<out>/tonic) loads the tonic layout
@@ -148,7 +148,7 @@ def generate_dataset(
     }
     writer.write_manifest(
         out, files, {"generator": "edgevision data synth-eye", "generator_version": GENERATOR_VERSION, "domain": domain,
-                     "label_convention": LABEL_CONVENTION, "seed": seed, "command": command, "summary": summary,
+                     "label_convention": LABEL_CONVENTION, "factors": factor_table(), "seed": seed, "command": command, "summary": summary,
                      "recordings": results}
     )
     return summary

@@ -14,6 +14,8 @@ def test_manifest_records_version_domain_and_label_convention(tmp_path):
     assert GENERATOR_VERSION == "eye-v3" == manifest["generator_version"] == summary["generator"]
     assert manifest["domain"] == "heldout:pupil_radius" == summary["domain"]
     assert "full pupil ellipse" in manifest["label_convention"]
+    pupil = next(f for f in manifest["factors"] if f["name"] == "pupil_radius")
+    assert pupil["train"] == [1.3, 3.0] and pupil["level"] == "subject"
 
 
 def test_bad_domain_and_jobs_are_refused_before_anything_is_written(tmp_path, capsys):
