@@ -47,7 +47,7 @@ def rtl_model_cycles(graph: HwGraph, windows: list[Window]) -> np.ndarray:
 
 
 def run_rtlsim(net: Network, windows: list[Window], board: str = "zcu102", rtl_dir: str | Path | None = None,
-               fraction: float = DEFAULT_FRACTION, graph: HwGraph | None = None) -> dict[str, Any]:
+               fraction: float = DEFAULT_FRACTION, graph: HwGraph | None = None, opt: str = "-O1") -> dict[str, Any]:
     """Write the RTL for ``board``'s parallelism (or use ``graph`` as given), Verilator-simulate ``windows``,
     compare every output with the NumPy integer reference, report measured and modelled cycles."""
     from edgevision.quant.reference import run_network
@@ -60,7 +60,7 @@ def run_rtlsim(net: Network, windows: list[Window], board: str = "zcu102", rtl_d
         d = Path(rtl_dir or tmp)
         write_rtl(graph, d, board)
         t0 = time.perf_counter()
-        res = simulate(graph, d, windows)
+        res = simulate(graph, d, windows, opt)
         t1 = time.perf_counter()
     matched = sum(int(np.array_equal(o, run_network(net, c, f))) for o, (c, f) in zip(res.outputs, windows))
     cyc = res.cycles.astype(np.float64)

@@ -238,8 +238,17 @@ module ev_subm3x3 #(parameter int H = 8, W = 8, CI = 8, CO = 8, PI = 1, PO = 1, 
   assign out_v = st == OUT || st == ENDT;
   assign out_d = st == ENDT ? {1'b1, 32'b0, {(8*CO){1'b0}}} : {1'b0, 16'(q), 16'(sx), of[8*CO-1:0]};
 
+  // row % 3 and the tap offsets by table / case: no dividers in the netlist
+  logic [1:0] m3 [H + 2];
+  initial for (int i = 0; i < H + 2; i++) m3[i] = i % 3;
   function automatic int slot(input int r);
-    slot = r % 3;
+    slot = (r < 0 || r > H + 1) ? 0 : m3[r];
+  endfunction
+  function automatic int kdy(input int kk);
+    case (kk) 0, 1, 2: kdy = -1; 3, 4, 5: kdy = 0; default: kdy = 1; endcase
+  endfunction
+  function automatic int kdx(input int kk);
+    case (kk) 0, 3, 6: kdx = -1; 1, 4, 7: kdx = 0; default: kdx = 1; endcase
   endfunction
   function automatic logic active(input int yy, input int xx);
     if (yy < 0 || yy >= H || xx < 0 || xx >= W) active = 1'b0;
@@ -316,7 +325,7 @@ module ev_subm3x3 #(parameter int H = 8, W = 8, CI = 8, CO = 8, PI = 1, PO = 1, 
             int kk;
             kk = low9(nm);
             k <= kk; nm[kk] <= 1'b0; cb <= 0; ob <= 0;
-            raddr <= slot(q + kk / 3 - 1) * W + sx + kk % 3 - 1;
+            raddr <= slot(q + kdy(kk)) * W + sx + kdx(kk);
             st <= MAC;
           end
         end
@@ -331,7 +340,7 @@ module ev_subm3x3 #(parameter int H = 8, W = 8, CI = 8, CO = 8, PI = 1, PO = 1, 
                 int kk;
                 kk = low9(nm);
                 k <= kk; nm[kk] <= 1'b0; cb <= 0;
-                raddr <= slot(q + kk / 3 - 1) * W + sx + kk % 3 - 1;
+                raddr <= slot(q + kdy(kk)) * W + sx + kdx(kk);
               end
             end else cb <= cb + 1;
           end else ob <= ob + 1;
@@ -436,13 +445,13 @@ module ev_conv2x2s2 #(parameter int H = 8, W = 8, CI = 8, CO = 8, PI = 1, PO = 1
           f <= '0; f[8*CI-1:0] <= in_d[8*CI-1:0];
           ty <= in_d[8*CI+31:8*CI+16];
           tx <= in_d[8*CI+15:8*CI];
-          r = in_d[33+8*CI-1] ? -2 : in_d[8*CI+31:8*CI+16] / 2;
+          r = in_d[33+8*CI-1] ? -2 : in_d[8*CI+31:8*CI+17];
           if (r != Y && Y >= 0) begin pend <= act; st <= EMIT; end
           else if (in_d[33+8*CI-1]) st <= ENDT;
           else st <= LWAIT;
           tap <= in_d[8*CI+16] * 2 + in_d[8*CI];
-          X <= in_d[8*CI+15:8*CI] / 2;
-          raddr <= in_d[8*CI+15:8*CI] / 2;
+          X <= in_d[8*CI+15:8*CI+1];
+          raddr <= in_d[8*CI+15:8*CI+1];
         end
         EMIT: begin
           if (pend == 0) begin
@@ -468,7 +477,7 @@ module ev_conv2x2s2 #(parameter int H = 8, W = 8, CI = 8, CO = 8, PI = 1, PO = 1
         OUT: if (out_r) st <= EMIT;
         LWAIT: st <= LOAD;  // aq = am[X] at the end of this cycle
         LOAD: begin
-          Y <= ty / 2;
+          Y <= ty >>> 1;
           for (int o = 0; o < COP; o++) acc[o] <= act[X] ? $signed(aq[32*o +: 32]) : bias[o];
           cb <= 0; ob <= 0; st <= MAC;
         end

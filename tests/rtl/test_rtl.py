@@ -72,7 +72,7 @@ def test_rtlsim_tiny_bit_exact_and_model(tmp_path):
 
     net = tiny_net()
     wins = random_windows(net, 4, 0.3, seed=2) + [(np.zeros((0, 2), np.int32), np.zeros((0, 4), np.int8))]
-    rep = run_rtlsim(net, wins, graph=tiny_graph(net), rtl_dir=tmp_path)
+    rep = run_rtlsim(net, wins, graph=tiny_graph(net), rtl_dir=tmp_path, opt="-O0")  # -O0: quickest build
     assert rep["windows"] == 5 and rep["matched"] == 5
     assert rep["cycles_p50"] > 100
     assert rep["model_error_max"] < 0.15
