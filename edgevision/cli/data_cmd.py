@@ -34,7 +34,7 @@ def _synth_eye(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _synth_eye_family(args: argparse.Namespace) -> dict[str, Any]:
-    """``--renderer eyeball``: the held-out family, all in the test split (--domain, --per-subject, --tonic-layout unused)."""
+    """``--renderer eyeball``: the held-out family, all in the test split (no --domain, --per-subject, --tonic-layout)."""
     from edgevision.sim.eyeball import generate_family_dataset
 
     command = "edgevision " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else ""
@@ -77,7 +77,7 @@ def register(cli) -> None:
     p.add_argument("--compression", default="lzf", choices=["lzf", "gzip", "none"], help="HDF5 compression of events")
     p.add_argument("--preview", action="store_true", help="write OUT/preview.png and preview.gif (frames + events)")
     p.add_argument("--renderer", choices=("procedural", "eyeball"), default="procedural",
-                   help="procedural (default; training data) or eyeball: the held-out 3-D eyeball family, test split only")
+                   help="procedural (default, training data) or eyeball (held-out 3-D eyeball family, test split)")
     v = cli.command("verify", _verify, "check every file of a generated dataset against its manifest.json", group="data")
     v.add_argument("root", help="dataset root")
     b = cli.command("sim", _bench_sim, "DVS emulator speed on 640x480 frames, one CPU thread", group="bench")

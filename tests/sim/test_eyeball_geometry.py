@@ -9,8 +9,8 @@ from edgevision.sim.eyeball.dataset import labels_for, recording_world, state_at
 from edgevision.sim.eyeball.geometry import Anatomy, ellipse_centre, listing_rotation, pupil_boundary
 from edgevision.sim.eyeball.render import Renderer
 
-EYE = Anatomy(globe_r=12.0, apex_z=13.4, cornea_r=7.8, n_aqueous=1.336, iris_z=10.0, iris_r=5.8, pupil_offset=(0.0, 0.0),
-              lid_r=14.2, lid_axis=(1.0, 0.0, 0.0), lid_axis_z=5.5, face_z=5.0)
+EYE = Anatomy(globe_r=12.0, apex_z=13.4, cornea_r=7.8, n_aqueous=1.336, iris_z=10.0, iris_r=5.8,
+              pupil_offset=(0.0, 0.0), lid_r=14.2, lid_axis=(1.0, 0.0, 0.0), lid_axis_z=5.5, face_z=5.0)
 APEX = np.array([0.0, 0.0, EYE.apex_z])
 
 

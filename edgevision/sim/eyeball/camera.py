@@ -44,7 +44,7 @@ def look_at(
     target: np.ndarray, yaw_deg: float, pitch_deg: float, roll_deg: float, distance: float, aim_offset: np.ndarray,
     f: float, principal: tuple[float, float] = (WIDTH / 2 - 0.5, HEIGHT / 2 - 0.5),
 ) -> Camera:
-    """Camera ``distance`` mm from ``target`` in the direction (yaw, pitch), aimed at ``target + aim_offset``, rolled."""
+    """Camera ``distance`` mm from ``target`` towards (yaw, pitch), aimed at ``target + aim_offset``, rolled."""
     yaw, pitch, roll = np.radians([yaw_deg, pitch_deg, roll_deg])
     target = np.asarray(target, dtype=np.float64)
     direction = np.array([np.sin(yaw) * np.cos(pitch), np.sin(pitch), np.cos(yaw) * np.cos(pitch)])

@@ -43,7 +43,8 @@ class Recording:
 
 
 def state_at(m: Motion, k: int) -> EyeState:
-    return EyeState(listing_rotation(m.yaw[k], m.pitch[k]), float(m.pupil_r[k]), float(m.theta_u[k]), float(m.theta_l[k]))
+    rot = listing_rotation(m.yaw[k], m.pitch[k])
+    return EyeState(rot, float(m.pupil_r[k]), float(m.theta_u[k]), float(m.theta_l[k]))
 
 
 def labels_for(scene: Scene, m: Motion, idx: np.ndarray) -> np.ndarray:
@@ -61,7 +62,8 @@ def recording_world(index: int, seconds: float, seed: int) -> tuple[Scene, Motio
     scene = sample_scene(rng)
     m = generate_motion(scene, seconds, rng)
     lash = max(scene.look.lash_len_u, scene.look.lash_len_l) / (scene.anat.lid_r - scene.anat.lid_axis_z)
-    elev = (min(scene.look.crease_l, m.theta_l.min() - lash) - 0.03, max(scene.look.crease_u, m.theta_u.max() + lash) + 0.03)
+    elev = (min(scene.look.crease_l, m.theta_l.min() - lash) - 0.03,
+            max(scene.look.crease_u, m.theta_u.max() + lash) + 0.03)
     eye = (float(m.theta_l.min()) - 0.03, float(m.theta_u.max()) + 0.03)
     return scene, m, Renderer(scene, elev, eye), rng
 
@@ -101,8 +103,9 @@ def _simulate(index: int, seconds: float, seed: int) -> Recording:
     ev = ev[np.argsort(ev["t"], kind="stable")]
     n_labels = int(m.t_us[-1] // LABEL_US)
     idx = (np.arange(1, n_labels + 1) * (LABEL_US // GRID_US)).astype(np.int64)
-    info = {"sensor": {k: float(v) for k, v in vars(sp).items()}, "roi": [int(v) for v in (roi.rows.start, roi.rows.stop, roi.cols.start,
-            roi.cols.stop)], "camera_distance_mm": float(np.linalg.norm(scene.cam.origin - [0, 0, scene.anat.apex_z])),
+    info = {"sensor": {k: float(v) for k, v in vars(sp).items()},
+            "roi": [int(v) for v in (roi.rows.start, roi.rows.stop, roi.cols.start, roi.cols.stop)],
+            "camera_distance_mm": float(np.linalg.norm(scene.cam.origin - [0, 0, scene.anat.apex_z])),
             "leds": int(scene.look.leds.shape[0])}
     return Recording(f"{index + 1}_1", ev, labels_for(scene, m, idx), int(sched.size), m.phase[idx], info)
 
@@ -163,8 +166,9 @@ def generate_family_dataset(
     total_s = sum(r["seconds"] for r in results)
     cpu = sum(r["cpu_s"] for r in results)
     summary = {
-        "out": str(out), "renderer": "eyeball", "recordings": len(results), "splits": {s: len(v) for s, v in names.items()},
-        "events": total_events, "seconds": round(total_s, 6), "event_rate_hz": total_events / total_s if total_s else 0.0,
+        "out": str(out), "renderer": "eyeball", "recordings": len(results),
+        "splits": {s: len(v) for s, v in names.items()}, "events": total_events, "seconds": round(total_s, 6),
+        "event_rate_hz": total_events / total_s if total_s else 0.0,
         "on_fraction": float(np.mean([r["on_fraction"] for r in results])),
         "blink_fraction": float(np.mean([r["closed_fraction"] for r in results])),
         "frames": sum(r["frames"] for r in results), "wall_s": time.perf_counter() - start,

@@ -213,7 +213,9 @@ def ellipse_centre(points: np.ndarray) -> tuple[float, float]:
     return float(cx), float(cy)
 
 
-def glint_points(anat: Anatomy, rot: np.ndarray, leds: np.ndarray, cam_origin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def glint_points(
+    anat: Anatomy, rot: np.ndarray, leds: np.ndarray, cam_origin: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Corneal reflections of point LEDs (K, 3): head-frame points (K, 3) and whether each lies on the corneal cap."""
     c = rot[:, 2] * anat.cornea_z
     to_cam = cam_origin - c

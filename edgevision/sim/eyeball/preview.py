@@ -46,7 +46,8 @@ def preview_image(index: int, seconds: float, seed: int, events: np.ndarray, slo
     pick = sorted(set(pick))[:slots]
     idx = np.array([(i + 1) * per for i in pick])
     labels = labels_for(scene, m, idx)
-    tiles = [_tile(ren.frame(state_at(m, int(k))), events[cut[i] : cut[i + 1]], lab) for i, k, lab in zip(pick, idx, labels)]
+    tiles = [_tile(ren.frame(state_at(m, int(k))), events[cut[i] : cut[i + 1]], lab)
+             for i, k, lab in zip(pick, idx, labels)]
     return np.hstack(tiles)
 
 

@@ -81,7 +81,8 @@ class Renderer:
         w = np.clip((ps[2] - a.face_z) / BLEND_MM, 0.0, 1.0)
         n = [w * ps[0] / a.lid_r, w * ps[1] / a.lid_r, w * ps[2] / a.lid_r + (1 - w)]
         norm = np.sqrt(n[0] ** 2 + n[1] ** 2 + n[2] ** 2)
-        maps["shade_lid"] = irradiance(look, [v.astype(np.float32) for v in ps], [(v / norm).astype(np.float32) for v in n])
+        maps["shade_lid"] = irradiance(look, [v.astype(np.float32) for v in ps],
+                                       [(v / norm).astype(np.float32) for v in n])
         maps["lid_x"] = ((xs + a.lid_r) / TEX_RES_MM - 0.5).astype(np.float32)
         tg = sphere_hit(o, d, np.zeros(3), a.globe_r)
         hit = np.isfinite(tg)
@@ -140,15 +141,18 @@ class Renderer:
     def _render(self, b: _Block, eye_box: tuple[slice, slice], st: EyeState, lids: bool = True) -> np.ndarray:
         look = self.scene.look
         eye = np.full(b.shape, look.canthus * 0.5, np.float32)
-        eye[eye_box] = self._eye(b, eye_box, st)
         if not lids:
+            eye[eye_box] = self._eye(b, eye_box, st)
             return np.minimum(eye * b.vignette, look.saturation)
         key = (id(b), st.theta_u, st.theta_l)
         if self._lid_cache is None or self._lid_cache[0] != key[0] or max(
             abs(key[1] - self._lid_cache[1]), abs(key[2] - self._lid_cache[2])
         ) > self._lid_tol:
-            self._lid_cache = key + self._lid_layer(b, st.theta_u, st.theta_l)
-        gain, offset = self._lid_cache[3:]
+            gain, offset = self._lid_layer(b, st.theta_u, st.theta_l)
+            self._lid_cache = key + (gain, offset, _visible(gain, eye_box))
+        gain, offset, visible = self._lid_cache[3:]
+        if visible is not None:  # the eye is traced only where the lids and face let it show
+            eye[visible] = self._eye(b, visible, st)
         return np.minimum(gain * eye + offset, look.saturation)
 
     def _lid_layer(self, b: _Block, theta_u: float, theta_l: float) -> tuple[np.ndarray, np.ndarray]:
@@ -262,6 +266,16 @@ class Renderer:
             yy = np.arange(lo_r, hi_r, dtype=np.float32)[:, None] + r0 - gv
             xx = np.arange(lo_c, hi_c, dtype=np.float32)[None, :] + c0 - gu
             out[lo_r:hi_r, lo_c:hi_c] += look.glint_peak * np.exp(-(xx * xx + yy * yy) / np.float32(2 * s * s))
+
+
+def _visible(gain: np.ndarray, box: tuple[slice, slice]) -> tuple[slice, slice] | None:
+    """The part of ``box`` where the eye layer reaches the image (gain > 0), or None."""
+    mask = gain[box] > 1e-4
+    if not mask.any():
+        return None
+    rows, cols = _bbox(mask, 1, *mask.shape)
+    r0, c0 = box[0].start, box[1].start
+    return slice(r0 + rows.start, r0 + rows.stop), slice(c0 + cols.start, c0 + cols.stop)
 
 
 def _bbox(mask: np.ndarray, pad: int, h: int, w: int) -> tuple[slice, slice]:

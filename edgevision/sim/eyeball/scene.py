@@ -72,7 +72,8 @@ def _lid_texture(rng: np.random.Generator, half_w: float, tarsal: float, rows_mm
     tex = textures.skin_texture(rng, shape, rng.uniform(0.06, 0.16))
     mu = (np.arange(shape[0], dtype=np.float32) + 0.5)[:, None] * TEX_RES_MM
     tex *= 1.0 - margin_dark * np.exp(-((mu / 0.35) ** 2))
-    tex *= 1.0 - crease_dark * np.exp(-(((mu - tarsal) / 0.45) ** 2)) + 0.08 * np.exp(-(((mu - tarsal + 0.9) / 0.6) ** 2))
+    crease = np.exp(-(((mu - tarsal) / 0.45) ** 2))
+    tex *= 1.0 - crease_dark * crease + 0.08 * np.exp(-(((mu - tarsal + 0.9) / 0.6) ** 2))
     return tex.astype(np.float32)
 
 
@@ -167,11 +168,11 @@ def sample_scene(rng: np.random.Generator) -> Scene:
         sclera_tex=textures.sclera_texture(rng, extent=SCLERA_EXTENT, contrast=rng.uniform(0.05, 0.18)),
         lid_u=_lid_with_lashes(
             _lid_texture(rng, half, tarsal[0], 40.0, rng.uniform(0.3, 0.6), rng.uniform(0.2, 0.5)),
-            textures.lash_texture(rng, half, ext_u, int(rng.integers(60, 130)), (look.lash_len_u * 0.6, look.lash_len_u),
-                                  lash_dir, TEX_RES_MM / 2), ext_u),
+            textures.lash_texture(rng, half, ext_u, int(rng.integers(60, 130)),
+                                  (look.lash_len_u * 0.6, look.lash_len_u), lash_dir, TEX_RES_MM / 2), ext_u),
         lid_l=_lid_with_lashes(
             _lid_texture(rng, half, tarsal[1], 30.0, rng.uniform(0.2, 0.5), rng.uniform(0.1, 0.3)),
-            textures.lash_texture(rng, half, (-3.0, 5.0), int(rng.integers(20, 60)), (look.lash_len_l * 0.5, look.lash_len_l),
-                                  1.0, TEX_RES_MM / 2), (-3.0, 5.0)),
+            textures.lash_texture(rng, half, (-3.0, 5.0), int(rng.integers(20, 60)),
+                                  (look.lash_len_l * 0.5, look.lash_len_l), 1.0, TEX_RES_MM / 2), (-3.0, 5.0)),
         face_tex=_face_texture(rng, rng.uniform(12.0, 20.0), rng.uniform(0.4, 0.8)), tarsal_mm=tarsal,
     )

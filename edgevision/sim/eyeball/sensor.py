@@ -42,12 +42,15 @@ def sample_sensor(rng: np.random.Generator) -> SensorParams:
 class PixelArray:
     """The changing rectangle of the sensor; ``step(irradiance, t0, t1)`` returns its events in (t0, t1]."""
 
-    def __init__(self, params: SensorParams, first: np.ndarray, origin: tuple[int, int], rng: np.random.Generator) -> None:
+    def __init__(
+        self, params: SensorParams, first: np.ndarray, origin: tuple[int, int], rng: np.random.Generator
+    ) -> None:
         self.p = params
         self.origin = origin  # (row, col) of the rectangle's top-left pixel on the sensor
         shape = first.shape
-        self.th_on = (params.theta_on * np.clip(1 + params.mismatch * rng.standard_normal(shape), 0.3, 3)).astype(np.float32)
-        self.th_off = (params.theta_off * np.clip(1 + params.mismatch * rng.standard_normal(shape), 0.3, 3)).astype(np.float32)
+        spread = [np.clip(1 + params.mismatch * rng.standard_normal(shape), 0.3, 3) for _ in range(2)]
+        self.th_on = (params.theta_on * spread[0]).astype(np.float32)
+        self.th_off = (params.theta_off * spread[1]).astype(np.float32)
         self.level = self._log(first)
         # references start at a random phase inside their threshold band, as on a sensor that has been running
         self.ref = self.level + (rng.uniform(0, 1, shape).astype(np.float32) * (self.th_on + self.th_off) - self.th_on)

@@ -47,7 +47,9 @@ def iris_texture(rng: np.random.Generator, size: int = 512, contrast: float = 0.
     return cv2.warpPolar(pol, (size, size), (c, c), size / 2.0, cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR)
 
 
-def sclera_texture(rng: np.random.Generator, size: int = 768, extent: float = 1.3, contrast: float = 0.12) -> np.ndarray:
+def sclera_texture(
+    rng: np.random.Generator, size: int = 768, extent: float = 1.3, contrast: float = 0.12
+) -> np.ndarray:
     """Sclera map in stereographic coordinates (unit sphere, [-extent, extent]^2): faint vessels, low-frequency tint."""
     img = np.zeros((size, size), np.float32)
     scale = (size - 1) / (2 * extent)
@@ -77,10 +79,10 @@ def skin_texture(rng: np.random.Generator, shape: tuple[int, int], contrast: flo
 
 
 def lash_texture(
-    rng: np.random.Generator, half_width_mm: float, extent_mm: tuple[float, float], count: int, length_mm: tuple[float, float],
-    direction: float, res_mm: float = 0.025,
+    rng: np.random.Generator, half_width_mm: float, extent_mm: tuple[float, float], count: int,
+    length_mm: tuple[float, float], direction: float, res_mm: float = 0.025,
 ) -> np.ndarray:
-    """Lash alpha over (rows: distance m from the lid margin in [extent_mm], cols: lid-axis coordinate in +-half_width_mm).
+    """Lash alpha over (rows: distance m from the lid margin in ``extent_mm``, cols: lid-axis coordinate +-half width).
 
     Lashes grow from the margin (m = 0) towards ``direction`` (+1 or -1) and fan out towards the corners.
     """
