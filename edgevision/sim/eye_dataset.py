@@ -193,7 +193,8 @@ def simulate_recording(
     motion: MotionParams | None = None,
     domain: str | Domain = "train",
 ) -> Recording:
-    """Render one recording ``<subject>_<session>`` of ``seconds``; deterministic for (seed, subject, session, domain)."""
+    """Render one recording ``<subject>_<session>`` of ``seconds``; deterministic for (seed, subject, session,
+    domain)."""
     scene, m = recording_scene(subject_id, session, seconds, seed, motion, domain)
     st = scene.state(m)
     chunks = [scene.step(st, int(k), int(m.t_us[k])) for k in render_schedule(st, m.grid_us, rate)]

@@ -1,7 +1,8 @@
 """Generate a whole synthetic 3ET+ dataset: subjects split train/val/test, recordings written in the release layout.
 
 Generator version :data:`GENERATOR_VERSION` ("eye-v3": domain-randomized subjects, cameras, illumination, sensors
-and motion, see :mod:`edgevision.sim.eye_domain`); the version, the domain string and the factor table are recorded in manifest.json.
+and motion, see :mod:`edgevision.sim.eye_domain`); the version, the domain string and the factor table are
+recorded in manifest.json.
 """
 
 from __future__ import annotations
@@ -146,9 +147,16 @@ def generate_dataset(
         "wall_s": time.perf_counter() - start,
         "tonic_layout": str(out / TONIC_SUBDIR) if tonic_layout else None,
     }
-    writer.write_manifest(
-        out, files, {"generator": "edgevision data synth-eye", "generator_version": GENERATOR_VERSION, "domain": domain,
-                     "label_convention": LABEL_CONVENTION, "factors": factor_table(), "seed": seed, "command": command, "summary": summary,
-                     "recordings": results}
-    )
+    meta = {
+        "generator": "edgevision data synth-eye",
+        "generator_version": GENERATOR_VERSION,
+        "domain": domain,
+        "label_convention": LABEL_CONVENTION,
+        "factors": factor_table(),
+        "seed": seed,
+        "command": command,
+        "summary": summary,
+        "recordings": results,
+    }
+    writer.write_manifest(out, files, meta)
     return summary

@@ -147,7 +147,8 @@ class EyeRenderer:
         ang = cv2.GaussianBlur(rng.standard_normal((1, 720)).astype(np.float32), (0, 0), 1.5)[0]
         ang /= ang.std()
         stri = ang[np.clip((theta * 720).astype(int), 0, 719)]
-        grey = s.iris_level * s.illumination * (1 + s.iris_texture * stri + 0.6 * s.iris_texture * _noise(rng, (n, n), 3))
+        level = s.iris_level * s.illumination
+        grey = level * (1 + s.iris_texture * stri + 0.6 * s.iris_texture * _noise(rng, (n, n), 3))
         grey += 3 * s.iris_texture * s.iris_level * np.exp(-(((rad - 0.45) / 0.06) ** 2))  # collarette
         grey *= 1 - s.iris_limbus * np.clip((rad - 0.82) / 0.18, 0, 1)  # limbal ring
         return np.clip(grey, 0, 255).astype(np.uint8)
