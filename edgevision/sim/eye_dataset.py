@@ -110,7 +110,6 @@ class EyeScene:
         self.renderer = EyeRenderer(self.camera, margin_px=SLIP_LIMIT_SD * self.motion.slippage_px)
         self.dvs = DVSEmulator(subject_dvs_params(subject, dvs_seed))
         self._map_rng = np.random.default_rng(np.random.SeedSequence([dvs_seed, 0x3A9]))
-        self._box = {s: _box_kernel(s) for s in {WIDTH / self.dvs.params.width, HEIGHT / self.dvs.params.height}}
         self.last_frame: np.ndarray | None = None
         self.gaze: tuple[float, float] | None = None  # where a live stream left the eye (yaw, pitch)
         self.slip: np.ndarray | None = None  # ... and the camera slippage
@@ -126,7 +125,7 @@ class EyeScene:
         p = self.dvs.params
         if (p.width, p.height) == (WIDTH, HEIGHT):
             return self.dvs.step(self.last_frame, t_us, region)
-        kx, ky = self._box[WIDTH / p.width], self._box[HEIGHT / p.height]
+        kx, ky = _box_kernel(WIDTH / p.width), _box_kernel(HEIGHT / p.height)
         footprint_mean = cv2.sepFilter2D(self.last_frame, -1, kx, ky, borderType=cv2.BORDER_REPLICATE)
         small = cv2.resize(footprint_mean, (p.width, p.height), interpolation=cv2.INTER_LINEAR)
         if region is not None:
