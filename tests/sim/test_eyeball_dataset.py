@@ -78,3 +78,16 @@ def test_parallel_jobs_give_the_same_files(tmp_path):
         generate_family_dataset(tmp_path / str(jobs), 2, 0.1, seed=8, jobs=jobs)
         files.append(json.loads((tmp_path / str(jobs) / "manifest.json").read_text())["files"])
     assert files[0] == files[1]
+
+
+def test_synth_eye_cli_renderer_eyeball(tmp_path, capsys):
+    from edgevision.cli import main
+
+    out = tmp_path / "cli"
+    args = ["data", "synth-eye", "--renderer", "eyeball", "--out", str(out), "--recordings", "1", "--seconds", "0.1",
+            "--preview", "--json"]
+    assert main(args) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["renderer"] == "eyeball" and summary["splits"]["test"] == 1
+    assert (out / "preview.png").is_file() and verify_manifest(out) == 6
+    assert main(["data", "synth-eye", "--renderer", "eyeball", "--out", str(out), "--seconds", "0.01"]) == 2
