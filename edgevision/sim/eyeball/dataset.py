@@ -61,7 +61,7 @@ def recording_world(index: int, seconds: float, seed: int) -> tuple[Scene, Motio
     rng = np.random.default_rng([seed, index, 0x3E7E])
     scene = sample_scene(rng)
     m = generate_motion(scene, seconds, rng)
-    lash = max(scene.look.lash_len_u, scene.look.lash_len_l) / (scene.anat.lid_r - scene.anat.lid_axis_z)
+    lash = max(scene.look.lash_len_u, scene.look.lash_len_l) / scene.anat.lid_lever
     elev = (min(scene.look.crease_l, m.theta_l.min() - lash) - 0.03,
             max(scene.look.crease_u, m.theta_u.max() + lash) + 0.03)
     eye = (float(m.theta_l.min()) - 0.03, float(m.theta_u.max()) + 0.03)

@@ -48,6 +48,11 @@ class Anatomy:
     def limbus_r(self) -> float:
         return float(np.sqrt(self.globe_r**2 - self.limbus_z**2))
 
+    @property
+    def lid_lever(self) -> float:
+        """Largest distance of a lid margin from the lid axis (mm): lid motion in mm per radian."""
+        return self.lid_r - self.lid_axis_z
+
     def margin_elevation(self, height: float) -> float:
         """Lid elevation whose margin passes ``height`` mm above the eye centre at x = 0 (on the shell)."""
         z = np.sqrt(self.lid_r**2 - height**2)

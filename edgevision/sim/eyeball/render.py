@@ -115,7 +115,7 @@ class Renderer:
         self._full_eye_box = _bbox(eye, 3, cam.height, cam.width)
         self.static: np.ndarray | None = None
         px_per_mm = cam.f / float(np.linalg.norm(cam.origin - [0.0, 0.0, a.apex_z]))
-        self._lid_tol = LID_TOL_PX / (px_per_mm * a.lid_r)  # radians of lid rotation
+        self._lid_tol = LID_TOL_PX / (px_per_mm * a.lid_lever)  # radians of lid rotation
         self._lid_cache: tuple | None = None
 
     def _iris_irradiance(self) -> float:
