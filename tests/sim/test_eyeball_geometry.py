@@ -88,3 +88,15 @@ def test_label_matches_the_rendered_pupil_of_a_still_eye(index):
     img = ren.frame(state_at(m, k), lids=False)
     found = _image_pupil_centre(img, label[:2])
     assert np.hypot(*(found - label[:2])) < 0.5
+
+
+def test_edges_move_smoothly_at_sub_pixel_steps():
+    scene, m, ren, _ = recording_world(2, 0.1, seed=21)
+    st = state_at(m, 500)
+    darkness = []
+    for r in np.linspace(st.pupil_r, st.pupil_r + 0.02, 9):  # 0.02 mm is about a quarter of a pixel
+        img = ren.render_roi(dataclasses.replace(st, pupil_r=float(r)))
+        darkness.append(-float(img.sum(dtype=np.float64)))
+    step = np.diff(darkness)
+    assert np.all(step > 0)  # a wider pupil darkens the image at every step, however small
+    assert np.abs(np.diff(step)).max() < 0.2 * step.mean()  # ... by nearly equal amounts: no pixel snapping
