@@ -119,6 +119,7 @@ class Renderer:
         self._lid_cache: tuple | None = None
 
     def _iris_irradiance(self) -> float:
+        """LED irradiance at the corneal apex (facing forward), used for the whole iris and pupil."""
         a = self.scene.anat
         p = [np.array([0.0], np.float32), np.array([0.0], np.float32), np.array([a.apex_z], np.float32)]
         n = [np.array([0.0], np.float32), np.array([0.0], np.float32), np.array([1.0], np.float32)]
