@@ -98,3 +98,95 @@ def test_export_hls_refuses_out_of_range_values_and_writes_nothing(capsys, tmp_p
     out = tmp_path / "proj"
     _refused(capsys, ["export", "hls", "--model", IR, "--board", "zcu102", "--out", out, "--fraction", "1.5"], "--fraction")
     assert not out.exists()
+
+
+# ---- table: subcommand x kind of bad value -> exit 2, one line naming the argument or file, nothing written ----
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+TABLE = [
+    # (id, argv (EMPTY: the empty-split dataset, TINYCFG: a tiny config, TRUNC: a truncated .raw), needle)
+    ("info-missing", ["events", "info", "nofile.npy"], "nofile.npy"),
+    ("info-dir", ["events", "info", "."], "."),
+    ("info-unknown-format", ["events", "info", "TRUNC", "--format", "mp4"], "mp4"),
+    ("info-bad-sensor", ["events", "info", "TRUNC", "--sensor", "0x5"], "--sensor"),
+    ("info-not-events", ["events", "info", "TINYCFG"], "tiny.yaml"),
+    ("info-truncated-strict", ["events", "info", "TRUNC", "--strict"], "truncated"),
+    ("convert-missing", ["events", "convert", "nofile.npy", "o.npy"], "nofile.npy"),
+    ("convert-unwritable", ["events", "convert", "TRUNC", "/proc/nodir/o.npy"], "/proc/nodir/o.npy"),
+    ("convert-out-of-range", ["events", "convert", "TRUNC", "o.npz", "--sensor", "2x2"], "outside the sensor"),
+    ("convert-unknown-format", ["events", "convert", "TRUNC", "o.raw", "--out-format", "evt4"], "evt4"),
+    ("convert-too-big-for-format", ["events", "convert", "TRUNC", "o.raw", "--sensor", "4096x10"], "width"),
+    ("bench-events-zero", ["bench", "events", "--events", "0"], "--events"),
+    ("bench-events-missing-source", ["bench", "events", "--source", "nofile.npy"], "nofile.npy"),
+    ("bench-events-unwritable", ["bench", "events", "--events", "1000", "--repeats", "1", "--output", "/proc/nodir/o.json"], "--output"),
+    ("fuzz-unknown-format", ["bench", "events-fuzz", "--formats", "mp4"], "--formats"),
+    ("fuzz-zero", ["bench", "events-fuzz", "--files", "0"], "--files"),
+    ("train-missing-config", ["train", "eye", "--config", "no.yaml", "--data", "EMPTY", "--out", "run"], "no.yaml"),
+    ("train-missing-data", ["train", "eye", "--config", "TINYCFG", "--data", "nodata", "--out", "run"], "nodata"),
+    ("train-epochs", ["train", "eye", "--config", "TINYCFG", "--data", "EMPTY", "--out", "run", "--epochs", "0"], "--epochs"),
+    ("train-device", ["train", "eye", "--config", "TINYCFG", "--data", "EMPTY", "--out", "run", "--device", "foo"], "--device"),
+    ("eval-missing-checkpoint", ["eval", "eye", "--checkpoint", "no.safetensors", "--data", "EMPTY"], "no.safetensors"),
+    ("eval-missing-data", ["eval", "eye", "--checkpoint", CKPT, "--data", "nodata"], "nodata"),
+    ("eval-empty-split", ["eval", "eye", "--checkpoint", CKPT, "--data", "EMPTY"], "no recordings"),
+    ("eval-device", ["eval", "eye", "--checkpoint", CKPT, "--data", "EMPTY", "--device", "cuda:x"], "--device"),
+    ("bench-eye-windows", ["bench", "eye", "--checkpoint", CKPT, "--data", "EMPTY", "--windows", "0"], "--windows"),
+    ("bench-eye-missing-data", ["bench", "eye", "--checkpoint", CKPT, "--data", "nodata", "--windows", "1"], "nodata"),
+    ("estimate-missing-model", ["estimate", "--model", "nomodel", "--board", "zcu102"], "nomodel"),
+    ("estimate-windows", ["estimate", "--model", IR, "--board", "zcu102", "--windows", "-5"], "--windows"),
+    ("estimate-fraction", ["estimate", "--model", IR, "--board", "zcu102", "--fraction", "5"], "--fraction"),
+    ("estimate-density", ["estimate", "--model", IR, "--board", "zcu102", "--density", "0"], "--density"),
+    ("estimate-missing-data", ["estimate", "--model", IR, "--board", "zcu102", "--data", "nodata"], "nodata"),
+    ("estimate-empty-split", ["estimate", "--model", IR, "--board", "zcu102", "--data", "EMPTY"], "test"),
+    ("csim-windows", ["csim", "--model", IR, "--windows", "0"], "--windows"),
+    ("csim-missing-model", ["csim", "--model", "nomodel"], "nomodel"),
+    ("hls-unwritable", ["export", "hls", "--model", IR, "--board", "zcu102", "--out", "/proc/nodir"], "--out"),
+    ("hls-fraction", ["export", "hls", "--model", IR, "--board", "zcu102", "--out", "proj", "--fraction", "1.5"], "--fraction"),
+]
+# argparse's own errors print a usage block before the error line: one line needs an ArgumentParser.error
+# override in edgevision/cli/__init__.py (shared file); kept here as the expected behaviour
+ARGPARSE = [
+    ("info-no-path", ["events", "info"], "path"),
+    ("train-epochs-not-int", ["train", "eye", "--config", "TINYCFG", "--data", "EMPTY", "--out", "run", "--epochs", "abc"], "--epochs"),
+    ("eval-unknown-split", ["eval", "eye", "--checkpoint", CKPT, "--data", "EMPTY", "--split", "dev"], "--split"),
+    ("estimate-unknown-board", ["estimate", "--model", IR, "--board", "nosuch"], "--board"),
+]
+
+
+@pytest.fixture
+def table_env(tmp_path, monkeypatch, empty_test_split, tiny_config):
+    from edgevision.events.formats import write_events
+
+    work = tmp_path / "work"
+    work.mkdir()
+    src = tmp_path / "in" / "trunc.raw"
+    write_events(src, make_events(np.arange(1, 101) * 10, np.arange(100) % 8, np.zeros(100), np.ones(100)), (8, 8))
+    src.write_bytes(src.read_bytes()[:-1])
+    monkeypatch.chdir(work)
+    subst = {"EMPTY": str(empty_test_split), "TINYCFG": str(tiny_config), "TRUNC": str(src), CKPT: str(ROOT / CKPT),
+             IR: str(ROOT / IR)}  # fmt: skip
+    return work, lambda argv: [subst.get(a, a) for a in argv]
+
+
+def _row(capfd, table_env, argv, needle):
+    work, resolve = table_env
+    code = main(resolve(argv))
+    out, err = capfd.readouterr()
+    lines = [line for line in err.replace("\r", "\n").splitlines() if line.strip() and "warning" not in line]
+    assert code == 2 and out == "", (code, out, err)
+    assert "Traceback" not in err and len(lines) == 1 and lines[0].startswith("edgevision: error:"), err
+    assert needle in lines[0], lines[0]
+    assert list(work.iterdir()) == [], "partial output left behind"
+
+
+@pytest.mark.parametrize("argv,needle", [r[1:] for r in TABLE], ids=[r[0] for r in TABLE])
+def test_table_of_bad_values(capfd, table_env, argv, needle):
+    _row(capfd, table_env, argv, needle)
+
+
+@pytest.mark.xfail(reason="argparse prints its usage block before the error line (edgevision/cli/__init__.py)", strict=True)
+@pytest.mark.parametrize("argv,needle", [r[1:] for r in ARGPARSE], ids=[r[0] for r in ARGPARSE])
+def test_table_of_argparse_errors(capfd, table_env, argv, needle):
+    with pytest.raises(SystemExit) as info:
+        main(table_env[1](argv))
+    assert info.value.code == 2
+    _row(capfd, table_env, [], needle)  # pragma: no cover - fails until argparse errors are one line

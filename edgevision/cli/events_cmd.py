@@ -38,6 +38,16 @@ def _file_warnings():
                     warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
+def _write_output(path: str, text: str) -> None:
+    """Write ``--output`` atomically; an unwritable path is a one-line ConfigError."""
+    from edgevision.atomic import write_text_atomic
+
+    try:
+        write_text_atomic(path, text)
+    except OSError as exc:
+        raise ConfigError(f"--output {path}: cannot write ({exc.strerror or exc})") from None
+
+
 def _info(args: argparse.Namespace) -> dict[str, Any]:
     from edgevision.events.info import event_file_info
 
@@ -67,7 +77,6 @@ def _convert(args: argparse.Namespace) -> dict[str, Any]:
 def _bench(args: argparse.Namespace) -> dict[str, Any]:
     import json
 
-    from edgevision.atomic import write_text_atomic
     from edgevision.bench.events import run_events_benchmark
 
     if args.events < 1 or args.repeats < 1 or args.window_us < 1:
@@ -81,14 +90,13 @@ def _bench(args: argparse.Namespace) -> dict[str, Any]:
         sources=args.source,
     )
     if args.output:
-        write_text_atomic(args.output, json.dumps(result, indent=2) + "\n")
+        _write_output(args.output, json.dumps(result, indent=2) + "\n")
     return result
 
 
 def _fuzz(args: argparse.Namespace) -> dict[str, Any]:
     import json
 
-    from edgevision.atomic import write_text_atomic
     from edgevision.events.fuzz import FUZZ_FORMATS, fuzz_readers, outcome_table
 
     formats = args.formats.split(",") if args.formats else list(FUZZ_FORMATS)
@@ -100,7 +108,7 @@ def _fuzz(args: argparse.Namespace) -> dict[str, Any]:
     result = fuzz_readers(args.files, formats, args.seed, args.timeout_s, keep_dir=args.keep)
     result["table"] = outcome_table(result)
     if args.output:
-        write_text_atomic(args.output, json.dumps(result, indent=1) + "\n")
+        _write_output(args.output, json.dumps(result, indent=1) + "\n")
     return result
 
 

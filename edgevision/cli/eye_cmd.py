@@ -78,9 +78,12 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     from edgevision.nn.config import load_config
     from edgevision.nn.train import train_eye
 
+    from edgevision.datasets.threeet import ThreeETPlus
+
     _at_least_1("--epochs", args.epochs)
     _device(args.device)
     cfg = load_config(args.config)
+    ThreeETPlus(args.data, "train")  # a bad --data is refused before the run folder is created
     if args.epochs is not None:
         cfg.train.epochs = args.epochs
     if args.seed is not None:

@@ -45,8 +45,14 @@ def _export(args: argparse.Namespace) -> dict[str, Any]:
     from edgevision.fpga.flow import export_project
     from edgevision.ir.schema import load_ir
 
+    from edgevision.errors import ConfigError
+
     net = load_ir(args.model)
-    return export_project(net, args.board, args.out, _windows(args, net), args.density, args.fraction)
+    windows = _windows(args, net)
+    try:
+        return export_project(net, args.board, args.out, windows, args.density, args.fraction)
+    except OSError as exc:
+        raise ConfigError(f"--out {args.out}: cannot write the project ({exc.strerror or exc})") from None
 
 
 def _csim(args: argparse.Namespace) -> dict[str, Any]:

@@ -260,6 +260,8 @@ def write_events(
         if exc.path == str(path):
             raise
         raise EventFormatError(path, exc.problem) from None  # name the output, never the temporary file
+    except OSError as exc:  # creating the folder, the temporary file or the final rename
+        raise EventFormatError(path, f"cannot write ({exc.strerror or exc})") from None
     return path
 
 
