@@ -280,8 +280,17 @@ def estimate(graph: HwGraph, counts: dict[str, Counts], board: Board) -> Estimat
 # concurrently (a real dataflow pipeline) and each spends a fixed number of FSM cycles per token, per active
 # neighbour step and per emitted site. This model replays one window's tokens through the module graph with those
 # per-token costs: a module starts a token at max(arrival, free), line-buffered modules emit a row when a token of
-# a later row (or the end of frame) arrives, a FIFO adds one cycle. FIFO capacity (back-pressure) is not modelled,
-# so it is an estimate, checked against Verilator cycles by `edgevision rtlsim` (model_error_max).
+# a later row (or the end of frame) arrives, a FIFO adds one cycle, and a FIFO of depth D lets a producer push
+# token j only after its consumer took token j - D (back-pressure; solved by repeating the forward pass until the
+# times stop changing). It is an estimate checked against Verilator cycles by `edgevision rtlsim`.
+
+RTL_SKIP_MARGIN = 8  # residual skip FIFOs: the HLS depth + this (edgevision/rtl/codegen.py uses it)
+
+
+def rtl_fifo_depth(depth: int) -> int:
+    """Depth of the RTL FIFO for a stream of HLS depth ``depth``."""
+    return depth if depth <= 2 else depth + RTL_SKIP_MARGIN
+
 
 def _rtl_steps(m: Module) -> tuple[int, int]:
     """(MAC steps per neighbour / token, requantization steps per output token) of an RTL module."""
@@ -291,10 +300,8 @@ def _rtl_steps(m: Module) -> tuple[int, int]:
     return cdiv(m.cin, m.pi) * nob, nob
 
 
-def rtl_window_cycles(graph: HwGraph, coords: np.ndarray) -> float:
-    """Modelled RTL cycles of one window: first input word accepted to the TLAST output word (inclusive), input
-    at one 64-bit word per cycle, output always ready."""
-    from edgevision.quant.reference import downsample_sites, neighbor_table
+def _rtl_sites(graph: HwGraph, coords: np.ndarray) -> dict[str, np.ndarray]:
+    from edgevision.quant.reference import downsample_sites
 
     net = graph.net
     shapes = net.shapes()
@@ -305,111 +312,197 @@ def rtl_window_cycles(graph: HwGraph, coords: np.ndarray) -> float:
             sites[lay.name] = downsample_sites(src, shapes[lay.inputs[0]])[0]
         elif src is not None and lay.op not in ("pool", "fc"):
             sites[lay.name] = src
-    times: dict[str, list[int]] = {}  # stream -> cycle each token (sites, then the end token) is visible downstream
-    last_word = 0
+    return sites
+
+
+def rtl_window_cycles(graph: HwGraph, coords: np.ndarray) -> float:
+    """Modelled RTL cycles of one window: first input word accepted to the TLAST output word (inclusive), input
+    at one 64-bit word per cycle, output always ready.
+
+    Every module is a generator that walks its tokens and waits (yields) until the time it needs is known: an
+    input token's arrival, or, for a push into a FIFO of depth D, the cycle its consumer took token j - D. The
+    scheduler resumes them until all are done, so back-pressure is solved exactly for these per-token costs."""
+    from edgevision.quant.reference import neighbor_table
+
+    sites = _rtl_sites(graph, coords)
+    depth = {n: rtl_fifo_depth(st.depth) for n, st in graph.streams.items()}
+    vis: dict[str, list[int]] = {n: [] for n in graph.streams}  # cycle each token is visible to its consumer
+    acc: dict[str, list[int]] = {n: [] for n in graph.streams}  # cycle the consumer took each token
+    result = {"last": 0}
+
+    def get(table: dict[str, list[int]], stream: str, i: int):
+        lst = table[stream]
+        while len(lst) <= i:
+            yield
+        return lst[i]
+
+    def space(stream: str, j: int):
+        d = depth[stream]
+        if j < d:
+            return 0
+        v = yield from get(acc, stream, j - d)
+        return v + 1
+
+    def g_input(m: Module):
+        nfw = cdiv(m.cin, 8)
+        o = m.outputs[0]
+        t = 0
+        for i in range(len(sites["input"])):
+            sp = yield from space(o, i)
+            push = max(t + nfw + 1, sp)
+            vis[o].append(push + 1)
+            t = push
+        sp = yield from space(o, len(sites["input"]))
+        vis[o].append(max(t + 1, sp) + 1)
+
+    def g_fork(m: Module, n: int):
+        a, b = m.outputs
+        free = 0
+        for i in range(n + 1):
+            t_in = yield from get(vis, m.inputs[0], i)
+            st = max(t_in, free)
+            acc[m.inputs[0]].append(st)
+            sa = yield from space(a, i)
+            sb = yield from space(b, i)
+            pa, pb = max(st + 1, sa), max(st + 1, sb)
+            vis[a].append(pa + 1)
+            vis[b].append(pb + 1)
+            free = max(pa, pb)
+
+    def g_simple(m: Module, n: int, work: int):
+        o = m.outputs[0]
+        free = 0
+        for i in range(n + 1):
+            t_in = 0
+            for s_in in m.inputs:
+                t = yield from get(vis, s_in, i)
+                t_in = max(t_in, t)
+            st = max(t_in, free)
+            for s_in in m.inputs:
+                acc[s_in].append(st)
+            sp = yield from space(o, i)
+            push = max(st + (work if i < n else 1), sp)
+            vis[o].append(push + 1)
+            free = push + 1
+
+    def g_pool(m: Module, n: int):
+        nob = cdiv(m.cin, m.po)
+        free = 0
+        for i in range(n + 1):
+            t_in = yield from get(vis, m.inputs[0], i)
+            st = max(t_in, free)
+            acc[m.inputs[0]].append(st)
+            free = st + nob + 4
+        result["last"] = st + _cells(m) * (2 + cdiv(m.cin, 8))
+
+    def g_subm(m: Module, src: np.ndarray):
+        mac, nob = _rtl_steps(m)
+        o = m.outputs[0]
+        nb = (neighbor_table(src, m.grid) >= 0).sum(1).tolist() if len(src) else []
+        rows = src[:, 0].tolist()
+        by_row: dict[int, list[int]] = {}
+        for i, r in enumerate(rows):
+            by_row.setdefault(int(r), []).append(i)
+        n = len(rows)
+        out: dict[int, int] = {}
+        emitted = 0
+        free, last = 0, -1
+        for i in range(n + 1):
+            r = rows[i] if i < n else m.grid[0] + 1
+            t_in = yield from get(vis, m.inputs[0], i)
+            st = max(t_in, free)
+            acc[m.inputs[0]].append(st)
+            cur = st + 1
+            lo, hi = max(last - 1, 0), min(last, r - 2)
+            if r != last and last >= 0 and lo <= hi:
+                for q in range(lo, hi + 1):
+                    cur += 1  # EMIT_ROW
+                    for j in by_row.get(q, ()):
+                        cur += nb[j] * mac + nob + 3  # SITE, NBR, MAC, REQ
+                        sp = yield from space(o, j)
+                        cur = max(cur, sp)  # OUT until the FIFO takes it
+                        out[j] = cur + 1
+                        while emitted in out:  # sites leave in raster order
+                            vis[o].append(out.pop(emitted))
+                            emitted += 1
+                        cur += 1
+                    if q in by_row:
+                        cur += 1  # SITE with nothing pending
+            if i < n:
+                free = cur + 1  # STORE
+                last = r
+            else:
+                sp = yield from space(o, n)
+                cur = max(cur, sp)
+                vis[o].append(cur + 1)  # ENDT
+
+    def g_conv2(m: Module, src: np.ndarray, n_out_rows: np.ndarray):
+        mac, nob = _rtl_steps(m)
+        o = m.outputs[0]
+        tys = (src[:, 0] // 2).tolist()
+        orow: dict[int, list[int]] = {}
+        for j, oy in enumerate(n_out_rows.tolist()):
+            orow.setdefault(int(oy), []).append(j)
+        n = len(tys)
+        free, cur_y = 0, -1
+        for i in range(n + 1):
+            ty = tys[i] if i < n else -2
+            t_in = yield from get(vis, m.inputs[0], i)
+            st = max(t_in, free)
+            acc[m.inputs[0]].append(st)
+            cur = st + 1
+            if ty != cur_y and cur_y >= 0:
+                for j in orow.get(cur_y, ()):
+                    cur += nob + 3  # EMIT, ELOAD, EREQ
+                    sp = yield from space(o, j)
+                    cur = max(cur, sp)
+                    vis[o].append(cur + 1)
+                    cur += 1
+                cur += 1  # EMIT with nothing pending
+            if i < n:
+                free = cur + mac + 4  # LWAIT, LOAD, MAC, DRAIN, WB
+                cur_y = ty
+            else:
+                sp = yield from space(o, len(n_out_rows))
+                cur = max(cur, sp)
+                vis[o].append(cur + 1)
+
+    gens = []
     for m in graph.modules:
         k = m.kind
-        if k == "input":
-            nfw = cdiv(m.cin, 8)
-            n = len(sites["input"])
-            t = [(i + 1) * (1 + nfw) - 1 + 2 for i in range(n)] + [n * (1 + nfw) + 2]
-            times[m.outputs[0]] = t
-            continue
         if k == "output":
             continue
-        arr = times[m.inputs[0]]
+        if k == "input":
+            gens.append(g_input(m))
+            continue
+        src = sites[m.source] if k == "fork" else sites[m.layer.inputs[0]]
         if k == "fork":
-            out, free = [], 0
-            for a in arr:
-                s = max(a, free)
-                out.append(s + 2)
-                free = s + 1
-            times[m.outputs[0]] = out
-            times[m.outputs[1]] = out
-            continue
-        if k == "add":
-            arr = [max(a, b) for a, b in zip(arr, times[m.inputs[1]])]
-            nob = cdiv(m.cin, m.po)
-            out, free = [], 0
-            for a in arr[:-1]:
-                s = max(a, free)
-                out.append(s + nob + 2)
-                free = s + nob + 2
-            s = max(arr[-1], free)
-            times[m.outputs[0]] = out + [s + 2]
-            continue
-        if k == "conv1x1":
+            gens.append(g_fork(m, len(src)))
+        elif k == "add":
+            gens.append(g_simple(m, len(src), cdiv(m.cin, m.po) + 1))  # CALC, OUT
+        elif k == "conv1x1":
             mac, nob = _rtl_steps(m)
-            out, free = [], 0
-            for a in arr[:-1]:
-                s = max(a, free)
-                out.append(s + mac + nob + 3)
-                free = s + mac + nob + 3
-            s = max(arr[-1], free)
-            times[m.outputs[0]] = out + [s + 2]
-            continue
-        src = sites[m.layer.inputs[0]]
-        if k == "pool":
-            nob = cdiv(m.cin, m.po)
-            free = 0
-            for a in arr[:-1]:
-                free = max(a, free) + nob + 4
-            s = max(arr[-1], free)
-            last_word = s + _cells(m) * (2 + cdiv(m.cin, 8))
-            continue
-        if k in LINE_BUFFERED:
-            mac, nob = _rtl_steps(m)
-            h = m.grid[0]
-            nb = (neighbor_table(src, m.grid) >= 0).sum(1) if len(src) else np.zeros(0, np.int64)
-            rows = src[:, 0].astype(int) if len(src) else np.zeros(0, int)
-            by_row: dict[int, list[int]] = {}
-            for i, r in enumerate(rows):
-                by_row.setdefault(int(r), []).append(i)
-            out = [0] * len(src)
-            free, last = 0, -1
-            for i in range(len(src) + 1):
-                r = int(rows[i]) if i < len(src) else h + 1
-                cur = max(arr[i], free) + 1
-                lo, hi = max(last - 1, 0), min(last, r - 2)
-                if r != last and last >= 0 and lo <= hi:
-                    for q in range(lo, hi + 1):
-                        cur += 1  # EMIT_ROW
-                        for j in by_row.get(q, []):
-                            cur += int(nb[j]) * mac + nob + 3  # SITE, NBR, MAC, REQ
-                            out[j] = cur + 1  # OUT cycle, visible one cycle later
-                            cur += 1
-                        if q in by_row:
-                            cur += 1  # SITE with nothing pending
-                if i < len(src):
-                    free = cur + 1  # STORE
-                    last = r
-                else:
-                    out.append(cur + 1)  # ENDT
-            times[m.outputs[0]] = out
-            continue
-        if k == "conv2x2_s2":
-            mac, nob = _rtl_steps(m)
-            osites = sites[m.layer.name]
-            orow = {}
-            for j, (oy, _ox) in enumerate(osites):
-                orow.setdefault(int(oy), []).append(j)
-            out = [0] * len(osites)
-            free, cur_y = 0, -1
-            for i in range(len(src) + 1):
-                ty = int(src[i, 0]) // 2 if i < len(src) else -2
-                cur = max(arr[i], free) + 1
-                if ty != cur_y and cur_y >= 0:
-                    for j in orow.get(cur_y, []):
-                        cur += nob + 3
-                        out[j] = cur + 1
-                        cur += 1
-                    cur += 1  # EMIT with nothing pending
-                if i < len(src):
-                    free = cur + mac + 4
-                    cur_y = ty
-                else:
-                    out.append(cur + 1)
-            times[m.outputs[0]] = out
-            continue
-        raise AssertionError(k)
-    return float(last_word + 1)
+            gens.append(g_simple(m, len(src), mac + nob + 2))  # MAC, REQ (+ drain), OUT
+        elif k == "pool":
+            gens.append(g_pool(m, len(src)))
+        elif k in LINE_BUFFERED:
+            gens.append(g_subm(m, src))
+        elif k == "conv2x2_s2":
+            gens.append(g_conv2(m, src, sites[m.layer.name][:, 0]))
+        else:
+            raise AssertionError(k)
+    active = list(gens)
+    while active:
+        before = sum(len(v) for v in vis.values()) + sum(len(v) for v in acc.values())
+        still = []
+        for g in active:
+            try:
+                next(g)
+                still.append(g)
+            except StopIteration:
+                pass
+        after = sum(len(v) for v in vis.values()) + sum(len(v) for v in acc.values())
+        if still and after == before and len(still) == len(active):
+            raise AssertionError("RTL latency model: no module can advance (the FIFO sizing would deadlock)")
+        active = still
+    return float(result["last"] + 1)

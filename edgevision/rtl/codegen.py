@@ -19,10 +19,10 @@ import numpy as np
 from edgevision.atomic import write_text_atomic
 from edgevision.errors import BackendError
 from edgevision.fpga.hwgraph import HwGraph, Module
+from edgevision.fpga.model import rtl_fifo_depth  # one FIFO sizing rule for the RTL and its latency model
 
 LIBRARY = Path(__file__).resolve().parents[2] / "fpga" / "rtl"
 LIB_FILES = ("ev_func.svh", "ev_lib.sv", "ev_axilite.sv")
-SKIP_MARGIN = 8  # extra tokens on residual skip FIFOs beyond the HLS sizing (registers held inside modules)
 
 
 def cdiv(a: int, b: int) -> int:
@@ -111,7 +111,7 @@ def generate_core(graph: HwGraph, files: dict[str, str]) -> str:
         if s.kind != "token":
             continue
         w = token_width(s.width)
-        depth = s.depth if s.depth <= 2 else s.depth + SKIP_MARGIN
+        depth = rtl_fifo_depth(s.depth)
         depths[name] = depth
         lines.append(f"  // stream {name}: {s.width} channels, FIFO depth {depth}")
         lines.append(f"  logic {name}_iv, {name}_ir, {name}_v, {name}_r;")

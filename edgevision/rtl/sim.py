@@ -21,6 +21,7 @@ from edgevision.ir.stream import pack_tokens, unpack_output
 from edgevision.rtl.codegen import LIBRARY
 
 HARNESS = LIBRARY / "sim" / "harness.cpp"
+HARNESS_TOP = LIBRARY / "sim" / "harness_top.cpp"
 VERILATOR_FLAGS = ("--cc", "--exe", "--build", "-j", "1", "--top-module", "edgevision_core", "-Wno-fatal",
                    "-Wno-lint", "-Wno-style", "--x-assign", "fast", "--x-initial", "fast", "-O3",
                    # the PyPI wheel's verilated.mk leaves the PCH include flag empty; plain -O1 keeps builds short
@@ -65,28 +66,34 @@ def available() -> str | None:
     return None
 
 
-def build_simulator(rtl_dir: str | Path, opt: str = "-O1") -> Path:
+def build_simulator(rtl_dir: str | Path, opt: str = "-O1", top: str = "edgevision_core") -> Path:
     """Verilate ``rtl_dir``'s sources with the harness (cached by the sources' hash; ROM contents are read at
     run time by ``$readmemh`` and are not part of the build). ``opt``: the C++ optimization of the model (-O0
-    builds fastest, for tiny test designs; -O1 simulates several times faster). Returns the executable."""
+    builds fastest, for tiny test designs; -O1 simulates several times faster). ``top``: ``edgevision_core``
+    (streams only, harness.cpp) or ``edgevision_top`` (AXI-Lite control as the PYNQ driver uses it,
+    harness_top.cpp; cycles are then the ``cycles`` register). Returns the executable."""
     rtl_dir = Path(rtl_dir)
     sources = [rtl_dir / "ev_lib.sv", rtl_dir / "edgevision_core.sv"]
-    flags = (*VERILATOR_FLAGS, "-MAKEFLAGS", f"OPT_FAST={opt}")
+    harness = HARNESS
+    if top == "edgevision_top":
+        sources.append(rtl_dir / "ev_axilite.sv")
+        harness = HARNESS_TOP
+    flags = (*(top if f == "edgevision_core" else f for f in VERILATOR_FLAGS), "-MAKEFLAGS", f"OPT_FAST={opt}")
     h = hashlib.sha256(" ".join(flags).encode())
-    for f in [rtl_dir / "ev_func.svh", *sources, HARNESS]:
+    for f in [rtl_dir / "ev_func.svh", *sources, harness]:
         h.update(f.name.encode())
         h.update(f.read_bytes())
-    exe = cache_dir("rtlsim") / h.hexdigest()[:20] / "Vedgevision_core"
+    exe = cache_dir("rtlsim") / h.hexdigest()[:20] / f"V{top}"
     if exe.is_file():
         return exe
     exe.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="obj_", dir=exe.parent))
-    cmd = [*verilator_command(), *flags, "--Mdir", str(tmp), f"-I{rtl_dir.resolve()}", *map(str, sources), str(HARNESS)]
+    cmd = [*verilator_command(), *flags, "--Mdir", str(tmp), f"-I{rtl_dir.resolve()}", *map(str, sources), str(harness)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=_wheel_env())
-    if proc.returncode != 0 or not (tmp / "Vedgevision_core").is_file():
+    if proc.returncode != 0 or not (tmp / f"V{top}").is_file():
         shutil.rmtree(tmp, ignore_errors=True)
         raise BackendError(f"verilator failed (rc {proc.returncode}):\n{(proc.stdout + proc.stderr)[-4000:]}")
-    os.replace(tmp / "Vedgevision_core", exe)
+    os.replace(tmp / f"V{top}", exe)
     shutil.rmtree(tmp, ignore_errors=True)
     return exe
 
@@ -121,9 +128,9 @@ def run_words(exe: Path, rtl_dir: str | Path, packed: list[np.ndarray], timeout_
 
 
 def simulate(graph: HwGraph, rtl_dir: str | Path, windows: list[tuple[np.ndarray, np.ndarray]],
-             opt: str = "-O1") -> RtlResult:
+             opt: str = "-O1", top: str = "edgevision_core") -> RtlResult:
     """Build (cached) and run ``windows`` through the RTL written in ``rtl_dir`` for ``graph``."""
-    exe = build_simulator(rtl_dir, opt)
+    exe = build_simulator(rtl_dir, opt, top)
     packed = [pack_tokens(np.asarray(c), np.asarray(f, np.int8)) for c, f in windows]
     words, cycles = run_words(exe, rtl_dir, packed)
     dtype = np.int8 if graph.output_kind == "vec" else np.int32

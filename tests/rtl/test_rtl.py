@@ -96,3 +96,19 @@ def test_yosys_tiny_module(tmp_path):
     res = synth.synthesize(tmp_path, "xcup", timeout=600)
     assert res["ff"] >= 41 and res["lutram"] > 0 and res["lut"] > 0
     assert res["dsp"] == 0 and res["bram18k"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sim.available() is not None, reason=f"Verilator not usable: {sim.available()}")
+def test_top_axilite_driver_sequence(tmp_path):
+    """edgevision_top through the PYNQ driver's register sequence (num_tokens, ap_start, stream, ap_done, cycles)."""
+    net = tiny_net()
+    g = tiny_graph(net)
+    write_rtl(g, tmp_path)
+    wins = random_windows(net, 3, 0.3, seed=3)
+    core = sim.simulate(g, tmp_path, wins, opt="-O0")
+    top = sim.simulate(g, tmp_path, wins, opt="-O0", top="edgevision_top")
+    for o, (c, f) in zip(top.outputs, wins):
+        assert np.array_equal(o, run_network(net, c, f))
+    # the register counts from ap_start (the stream starts a cycle or two later) to the last output word
+    assert np.all(np.abs(top.cycles - core.cycles) <= 4), (top.cycles, core.cycles)
