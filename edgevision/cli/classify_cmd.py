@@ -36,6 +36,8 @@ def register(cli) -> None:
     p.add_argument("--drop-events", type=float, default=0.0, help="augmentation: drop up to this fraction of a window's events")
     p.add_argument("--folds", type=int, default=0, help="cross-validation: split the training recordings into N folds by hash")
     p.add_argument("--fold", type=int, default=0, help="with --folds: the fold held out as the test part")
+    p.add_argument("--augment-passes", type=int, default=0, help="random-features: extra augmented passes over the training "
+                   "windows for the closed-form fit")
     p.add_argument("--threads", type=int, default=1, help="torch threads while training (default 1)")
 
     p = cli.command("classify", _eval, "window and per-recording accuracy of a trained classifier", group="eval")
@@ -98,6 +100,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         folds=args.folds,
         fold=args.fold,
         threads=args.threads,
+        augment_passes=args.augment_passes,
     )
     return train_classifier(
         args.model,

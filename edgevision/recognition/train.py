@@ -48,6 +48,7 @@ class TrainSettings:
     folds: int = 0  # > 0: cross-validation; fold ``fold`` of the training recordings (by hash) is the test part
     fold: int = 0
     threads: int = 1  # torch threads while training (spconv and small batches want 1)
+    augment_passes: int = 0  # closed-form models: extra passes over the training windows with the augmentation on
 
 
 def _json_cfg(cfg) -> dict:
@@ -314,12 +315,17 @@ def _train(model_name: str, data: str, run: Path, settings: TrainSettings, cfg, 
 def _fit_closed_form(model, run: Path, train_ws: WindowSet, test_ws: WindowSet, settings: TrainSettings, src: Source, progress: bool):
     t0 = time.perf_counter()
     rng = np.random.default_rng(settings.seed)
-    feats = []
+    feats, labels = [], []
+    aug = Augment(settings.shift_px, settings.drop_events)
+    passes = 1 + (settings.augment_passes if aug.active else 0)
     with torch.no_grad():
-        for start in tqdm(range(0, len(train_ws), settings.batch_size), desc="features", disable=not progress, leave=False):
-            idx = np.arange(start, min(start + settings.batch_size, len(train_ws)))
-            feats.append(model.features(make_batch(train_ws, idx, model.input_kind, model.cfg, rng)))
-        model.fit(torch.cat(feats), torch.from_numpy(train_ws.labels))
+        for p in range(passes):  # pass 0 sees the windows as they are, later passes augmented
+            for start in tqdm(range(0, len(train_ws), settings.batch_size), desc=f"features {p + 1}/{passes}",
+                              disable=not progress, leave=False):
+                idx = np.arange(start, min(start + settings.batch_size, len(train_ws)))
+                feats.append(model.features(make_batch(train_ws, idx, model.input_kind, model.cfg, rng, aug if p else None)))
+                labels.append(torch.from_numpy(train_ws.labels[idx]))
+        model.fit(torch.cat(feats), torch.cat(labels))
     train_scores = predict(model, train_ws, settings.batch_size * 2)
     metrics = accuracy(predict(model, test_ws, settings.batch_size * 2, progress=progress), test_ws)
     train_loss = float(model.loss(torch.from_numpy(train_scores), torch.from_numpy(train_ws.labels)))

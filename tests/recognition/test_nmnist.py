@@ -139,3 +139,40 @@ def test_shipped_model_evaluates_on_a_test_only_root(run, tmp_path, capsys):
     assert out["recording_acc"] >= 0.5  # training recordings of a trained model: a smoke check, not a score
     size = sum(f.stat().st_size for f in run.iterdir())
     assert size < 2_000_000, f"{run}: {size} bytes"
+
+
+@pytest.mark.slow
+def test_int8_classifier_csim_on_nmnist_windows(tmp_path, capsys):
+    """quantize --classifier on an N-MNIST fold run, then eval classify-csim: bit-exact, accuracy reported."""
+    from edgevision.quant.classifier_run import quantize_classifier
+
+    rng = np.random.default_rng(4)
+    root = tmp_path / "data"
+    _write_bins(root, "Train", 2, rng)
+    run = tmp_path / "esda_f0"
+    layers = [{"op": "conv3x3_subm", "out": 8, "act": "relu"}, {"op": "conv2x2_s2", "out": 8, "act": "relu"},
+              {"op": "pool", "grid": [2, 2]}]
+    assert main(["train", "classify", "--model", "esda", "--data", f"nmnist:{root}", "--out", str(run), "--epochs", "1",
+                 "--batch-size", "4", "--window-us", "100000", "--step-us", "100000", "--model-config",
+                 json.dumps({"downsample": 1, "time_bins": 2, "input_clip": 8.0, "layers": layers}), "--json"]) == 0
+    capsys.readouterr()
+    quantize_classifier(run, tmp_path / "q", calibrate_windows=16)
+    assert main(["eval", "classify-csim", "--ir", str(tmp_path / "q"), "--checkpoint", str(run), "--limit", "6", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["bit_exact"] and out["windows"] == out["bit_exact_windows"] >= 6
+    assert out["latency_ms_median"] > 0 and 0.0 <= out["recording_acc_int8_csim"] <= 1.0
+
+
+def test_grid_random_features_and_mean_pooled_spikepoint_shapes():
+    import torch
+
+    from edgevision.recognition.models import build_model
+
+    pts = torch.rand(3, 64, 3)
+    rf = build_model("random-features", 10, {"num_points": 64, "num_groups": 16, "neighbours": 4, "features": 8, "grid": 3})
+    assert rf.features(pts).shape == (3, 8 * (2 + 9)) and rf(pts).shape == (3, 10)
+    sp = build_model("spikepoint", 10, {"num_points": 64, "num_groups": 8, "neighbours": 4, "timesteps": 2,
+                                        "widths": [8, 8, 8, 8], "global_units": 1, "global_pool": "mean"})
+    assert sp.scores(sp(pts)).shape == (3, 10)
+    with pytest.raises(ValueError):
+        build_model("spikepoint", 10, {"global_pool": "sum"})

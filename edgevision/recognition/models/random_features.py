@@ -1,6 +1,7 @@
 """Training-free random-feature classifier in the spirit of DEPLM: a fixed random point-feature extractor
 (FPS + kNN groups, random ReLU features of each neighbour, max over the group, max and mean over groups)
-followed by a closed-form ridge-regression readout. Only the readout is fitted, in one linear solve."""
+followed by a closed-form ridge-regression readout (optionally also pooled over a grid of centroid cells, which keeps
+the spatial layout that digits need). Only the readout is fitted, in one linear solve."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class RandomFeaturesConfig:
     radius_scale: float = 10.0
     ridge: float = 1e-2  # relative to the mean diagonal of the Gram matrix
     seed: int = 0
+    grid: int = 0  # > 0: also pool the group features over a grid x grid of centroid (x, y) cells (keeps layout)
 
 
 class RandomFeatures(nn.Module):
@@ -39,7 +41,7 @@ class RandomFeatures(nn.Module):
         d = cfg.features
         # Fixed random projection and a readout set by fit(); neither is trained by gradient descent.
         self.project = nn.Linear(6, d)
-        self.readout = nn.Linear(2 * d, num_classes)
+        self.readout = nn.Linear(self.num_features, num_classes)
         with torch.no_grad():
             self.project.weight.copy_(torch.randn(d, 6, generator=gen) * cfg.weight_scale)
             self.project.bias.copy_((torch.rand(d, generator=gen) - 0.5) * cfg.weight_scale)
@@ -47,16 +49,30 @@ class RandomFeatures(nn.Module):
             self.readout.bias.zero_()
         self.act = nn.ReLU()
         self.requires_grad_(False)
-        self.register_buffer("mean", torch.zeros(2 * d))
-        self.register_buffer("scale", torch.ones(2 * d))
+        self.register_buffer("mean", torch.zeros(self.num_features))
+        self.register_buffer("scale", torch.ones(self.num_features))
+
+    @property
+    def num_features(self) -> int:
+        return self.cfg.features * (2 + self.cfg.grid**2)
 
     def features(self, points: torch.Tensor) -> torch.Tensor:
-        """Fixed random features [B, 2 * features] (max and mean over groups)."""
+        """Fixed random features [B, num_features]: max and mean over groups, then (``grid`` > 0) the mean over
+        the groups whose centroid falls in each of grid x grid (x, y) cells (zero for an empty cell)."""
         cfg = self.cfg
         cents, nbrs = group(points, cfg.num_groups, cfg.neighbours)
         x = torch.cat([(nbrs - cents.unsqueeze(2)) * cfg.radius_scale, nbrs], dim=-1)
         local = self.act(self.project(x)).amax(dim=2)  # [B, M, D]
-        return torch.cat([local.amax(dim=1), local.mean(dim=1)], dim=-1)
+        out = [local.amax(dim=1), local.mean(dim=1)]
+        if cfg.grid:
+            g = cfg.grid
+            b, m, d = local.shape
+            cell = (cents[..., :2] * g).long().clamp(0, g - 1)
+            flat = (cell[..., 1] * g + cell[..., 0]) + torch.arange(b).unsqueeze(1) * g * g  # [B, M]
+            sums = torch.zeros(b * g * g, d, dtype=local.dtype).index_add_(0, flat.reshape(-1), local.reshape(-1, d))
+            counts = torch.zeros(b * g * g, dtype=local.dtype).index_add_(0, flat.reshape(-1), torch.ones(b * m))
+            out.append((sums / counts.clamp_min(1).unsqueeze(1)).reshape(b, g * g * d))
+        return torch.cat(out, dim=-1)
 
     def fit(self, feats: torch.Tensor, labels: torch.Tensor) -> None:
         """Ridge regression of one-hot targets on standardized features (closed form, float64)."""

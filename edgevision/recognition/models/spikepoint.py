@@ -34,6 +34,10 @@ class SpikePointConfig:
     timesteps: int = 16
     voters: int = 10
     offset_scale: float = 3.0  # |offset| / (scale * SD) is clipped to [0, 1] for rate coding
+    # Pool over groups before the classifier: "max" (the paper) or "mean" (the group firing rate; a max over many
+    # groups of binary spikes saturates at 1 when groups are many and the data is small). "mean" feeds fc1 rates,
+    # so fc1 counts as MACs, not ACs, in the accounting.
+    global_pool: str = "max"
 
 
 SMALL = SpikePointConfig()
@@ -79,6 +83,8 @@ class SpikePoint(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.num_classes = num_classes
+        if cfg.global_pool not in ("max", "mean"):
+            raise ValueError(f"global_pool must be 'max' or 'mean', got {cfg.global_pool!r}")
         c1, c2, c3, c4 = cfg.widths
         self.local_in = SpikingUnit(6, c1)
         self.local_res = ResidualUnit(c1)
@@ -124,7 +130,8 @@ class SpikePoint(nn.Module):
         for t in range(cfg.timesteps):
             h = self.local_res(self.local_in(local_spk[t]))  # [B, c1, M * K]
             h = h.reshape(b, -1, m, k).amax(dim=-1) + self.centroid(cent_spk[t])
-            h = self.global2(self.global1(h)).amax(dim=-1)  # [B, c3]
+            h = self.global2(self.global1(h))
+            h = h.mean(dim=-1) if cfg.global_pool == "mean" else h.amax(dim=-1)  # [B, c3]
             s1, _ = self.lif1(self.bn1(self.fc1(h)))
             s2, _ = self.lif2(self.bn2(self.fc2(s1)))
             out.append(s2)
