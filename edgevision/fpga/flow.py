@@ -41,8 +41,8 @@ def plan(net: Network, board: str, windows: list[Window] | None = None, density:
     return graph, search_parallelism(graph, counts, get_board(board), fraction)
 
 
-LATENCY_NOTE = ("latency_ms: all modules one after another (no overlap; the C-simulation accounting), an upper "
-                "bound at II=1 and the figure energy uses; latency_dataflow_ms: modelled overlap (bottleneck + fill + "
+LATENCY_NOTE = ("latency_ms: all modules one after another (no overlap; the C-simulation accounting; not a "
+                "proven bound: pipelined iterations only) and the figure energy uses; latency_dataflow_ms: modelled overlap (bottleneck + fill + "
                 "tail); interval_ms: the bottleneck module alone (rate of a fully overlapped pipeline). None includes "
                 "host/DMA transfer or per-loop pipeline prologues (docs/fpga.md)")
 

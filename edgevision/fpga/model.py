@@ -6,8 +6,9 @@ as functions of token counts (measured on windows or estimated from a density), 
 vector (fc), ``ceil(CO/PO)`` steps per output token to requantize, one step per token read, and per-frame
 resets. Latency of the dataflow pipeline = bottleneck module + fill (pipeline depths, two rows of line
 buffering per 3x3/2x2 module) + the tail that runs after the frame (pool division, fc, output words).
-The sum of all modules' cycles (no overlap, what C simulation runs) bounds it from above and the bottleneck
-alone from below; reports give the upper bound as the latency (see docs/fpga.md).
+The sum of all modules' cycles (no overlap, what C simulation runs) is what reports give as the latency: not a
+proven bound (only pipelined iterations are counted), though the RTL of the same architecture measured 0.22-0.53x
+of it; the bottleneck alone is a lower bound (see docs/fpga.md). ``rtl_window_cycles`` below models the RTL design.
 Resources: DSP from PI x PO MAC lanes (two int8 MACs per DSP48E2 on Zynq UltraScale+) and requantization
 lanes, BRAM18K from weight ROMs, line buffers, accumulators and deep FIFOs, LUT from a per-lane estimate.
 """
@@ -155,7 +156,7 @@ def interval_cycles(graph: HwGraph, cycles: dict[str, float]) -> float:
 
 def sequential_cycles(cycles: dict[str, float]) -> float:
     """All modules one after another (no overlap): what the C simulation runs and its ``cycles`` register
-    reports. An upper bound at II = 1: in a deadlock-free dataflow chain some module advances every cycle."""
+    reports. Not a proven bound: per-token control and pipeline-fill cycles are not counted (docs/fpga.md)."""
     return float(sum(cycles.values()))
 
 
