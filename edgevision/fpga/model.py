@@ -7,8 +7,8 @@ vector (fc), ``ceil(CO/PO)`` steps per output token to requantize, one step per 
 resets. Latency of the dataflow pipeline = bottleneck module + fill (pipeline depths, two rows of line
 buffering per 3x3/2x2 module) + the tail that runs after the frame (pool division, fc, output words).
 The sum of all modules' cycles (no overlap, what C simulation runs) is what reports give as the latency: not a
-proven bound (only pipelined iterations are counted), though the RTL of the same architecture measured 0.22-0.53x
-of it; the bottleneck alone is a lower bound (see docs/fpga.md). ``rtl_window_cycles`` below models the RTL design.
+proven bound (only pipelined iterations are counted), though the RTL of the same architecture measured below it
+on every window tried; the bottleneck alone is a lower bound (see docs/fpga.md). ``rtl_window_cycles`` below models the RTL design.
 Resources: DSP from PI x PO MAC lanes (two int8 MACs per DSP48E2 on Zynq UltraScale+) and requantization
 lanes, BRAM18K from weight ROMs, line buffers, accumulators and deep FIFOs, LUT from a per-lane estimate.
 """
