@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
+from pathlib import Path
 from typing import Any
 
 
@@ -17,6 +20,10 @@ def register(cli) -> None:
     p.add_argument("--epochs", type=int, help="override train.epochs")
     p.add_argument("--seed", type=int, help="override train.seed")
     p.add_argument("--cache", help="token-slice cache folder (default: <out>/cache)")
+    p.add_argument("--nproc", type=int, default=1,
+                   help="train data-parallel in N local processes (torch.distributed: NCCL on GPUs, one per process; "
+                        "gloo on CPU); the same as torchrun --standalone --nproc-per-node N -m edgevision train eye ...")
+    p.add_argument("--summary", help="also write the run summary (JSON) to this file (rank 0)")
 
     p = cli.command("eye", _eval, "evaluate an eye-tracker checkpoint with the challenge metrics", group="eval")
     p.add_argument("--checkpoint", required=True, help="NAME.safetensors (with NAME.json beside it)")
@@ -88,7 +95,39 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         cfg.train.epochs = args.epochs
     if args.seed is not None:
         cfg.train.seed = args.seed
-    return train_eye(cfg, args.data, args.out, device=args.device, resume=args.resume, cache_dir=args.cache)
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        return _launch(args, cfg.train.batch_size)
+    summary = train_eye(cfg, args.data, args.out, device=args.device, resume=args.resume, cache_dir=args.cache)
+    if args.summary and "rank" not in summary:
+        from edgevision.atomic import write_bytes_atomic
+
+        write_bytes_atomic(args.summary, json.dumps(summary).encode())
+    return summary
+
+
+def _launch(args: argparse.Namespace, batch_size: int) -> dict[str, Any]:
+    """Run this training as ``--nproc`` processes under torch.distributed.run; rank 0's summary is the result."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from edgevision.errors import ConfigError, EdgevisionError
+    from edgevision.nn.distributed import torchrun_argv
+
+    if batch_size % args.nproc:
+        raise ConfigError(f"--nproc {args.nproc}: train.batch_size {batch_size} must be divisible by it")
+    argv = [a for a in sys.argv[1:] if a != "--json"]
+    i = argv.index("--nproc") if "--nproc" in argv else None
+    argv = argv[:i] + argv[i + 2 :] if i is not None else [a for a in argv if not a.startswith("--nproc=")]
+    with tempfile.TemporaryDirectory() as tmp:
+        summary = Path(tmp) / "summary.json"
+        env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+        proc = subprocess.run(torchrun_argv(args.nproc, [*argv, "--summary", str(summary)]), env=env,
+                              stdout=subprocess.DEVNULL)
+        if proc.returncode or not summary.is_file():
+            raise EdgevisionError(f"train eye --nproc {args.nproc}: a training process failed (exit {proc.returncode}); "
+                                  "its error is above")
+        return json.loads(summary.read_text())
 
 
 def _eval(args: argparse.Namespace) -> dict[str, Any]:
