@@ -183,10 +183,13 @@ def test_table_of_bad_values(capfd, table_env, argv, needle):
     _row(capfd, table_env, argv, needle)
 
 
-@pytest.mark.xfail(reason="argparse prints its usage block before the error line (edgevision/cli/__init__.py)", strict=True)
 @pytest.mark.parametrize("argv,needle", [r[1:] for r in ARGPARSE], ids=[r[0] for r in ARGPARSE])
 def test_table_of_argparse_errors(capfd, table_env, argv, needle):
+    work, resolve = table_env
     with pytest.raises(SystemExit) as info:
-        main(table_env[1](argv))
-    assert info.value.code == 2
-    _row(capfd, table_env, [], needle)  # pragma: no cover - fails until argparse errors are one line
+        main(resolve(argv))
+    out, err = capfd.readouterr()
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert info.value.code == 2 and out == "", (info.value.code, out, err)
+    assert len(lines) == 1 and lines[0].startswith("edgevision: error:") and needle in lines[0], err
+    assert list(work.iterdir()) == [], "partial output left behind"

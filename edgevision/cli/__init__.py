@@ -11,7 +11,7 @@ import argparse
 import importlib
 import json
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 from edgevision.errors import EdgevisionError
 
@@ -30,11 +30,18 @@ COMMAND_MODULES = (
 Handler = Callable[[argparse.Namespace], "dict[str, Any] | None"]
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr (exit 2), like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"edgevision: error: {self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 class CLI:
     """Registry that command modules add their subcommands to."""
 
     def __init__(self) -> None:
-        self.parser = argparse.ArgumentParser(prog="edgevision", description=__doc__.splitlines()[0])
+        self.parser = OneLineParser(prog="edgevision", description=__doc__.splitlines()[0])
         self.top = self.parser.add_subparsers(dest="command", metavar="COMMAND")
         self._groups: dict[str, argparse._SubParsersAction] = {}
 
