@@ -247,8 +247,8 @@ def track(source: str, backend: str, checkpoint: str | None, model_dir: str | No
         raise ConfigError("--headless needs --out DIR for the video, predictions and summary")
     if profile is not None:
         load_profile(profile)  # a bad profile fails before the model loads
+    src = open_source(source, seconds=seconds, realtime=not fast)  # a missing camera fails before a model builds
     be, model, cfg = load_backend(backend, checkpoint or DEFAULT_CHECKPOINT, model_dir, bitstream)
-    src = open_source(source, seconds=seconds, realtime=not fast)
     smap = resolve_sensor_map(src.sensor_size, cfg.sensor_size, profile, roi, scale, fit)
     server = None
     if serve is not None:
