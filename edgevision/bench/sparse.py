@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from edgevision.errors import ConfigError
+from edgevision.resources import shipped
 
 DENSITIES = (0.01, 0.03, 0.10)
 Window = tuple[np.ndarray, np.ndarray]  # coords int32 [N, 2] (y, x), feats float32 [N, C]
@@ -78,7 +79,7 @@ def eye_backbone(checkpoint: str | Path | None = None) -> tuple[Any, tuple[int, 
     from edgevision.nn.backbone import SparseBackbone
     from edgevision.nn.config import load_config
 
-    root = Path(__file__).resolve().parents[2] / "models"
+    root = shipped("models")
     if checkpoint is None and (root / "eye_small.safetensors").is_file():
         checkpoint = root / "eye_small.safetensors"  # the shipped trained model
     if checkpoint is not None:
@@ -200,7 +201,7 @@ def eye_windows(
     from edgevision.nn.config import load_config
     from edgevision.nn.inputs import slice_tokens
 
-    cfg = load_config(Path(__file__).resolve().parents[2] / "models" / "eye_small.yaml")
+    cfg = load_config(shipped("models/eye_small.yaml"))
     if eye_data is not None and (Path(eye_data) / "train_files.txt").is_file():
         from edgevision.datasets.threeet import ThreeETPlus
 

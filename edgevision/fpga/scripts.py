@@ -8,8 +8,9 @@ from edgevision.atomic import write_text_atomic
 from edgevision.fpga.boards import get_board
 from edgevision.fpga.hwgraph import HwGraph
 from edgevision.ir.stream import REGISTERS, TOP_FUNCTION
+from edgevision.resources import shipped
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "fpga" / "templates"
+TEMPLATE_DIR = shipped("fpga/templates")
 SCRIPTS = {"hls.tcl": "hls.tcl", "vivado.tcl": "vivado.tcl", "Makefile": "Makefile.project"}
 
 

@@ -20,8 +20,9 @@ from edgevision.atomic import write_text_atomic
 from edgevision.errors import BackendError
 from edgevision.fpga.hwgraph import HwGraph, Module
 from edgevision.fpga.model import rtl_fifo_depth  # one FIFO sizing rule for the RTL and its latency model
+from edgevision.resources import shipped
 
-LIBRARY = Path(__file__).resolve().parents[2] / "fpga" / "rtl"
+LIBRARY = shipped("fpga/rtl")
 LIB_FILES = ("ev_func.svh", "ev_lib.sv", "ev_axilite.sv")
 
 

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from edgevision.atomic import write_text_atomic
 from edgevision.errors import BackendError, ConfigError
+from edgevision.resources import shipped
 from edgevision.runtime.sources import WINDOW_US, Source, TrackWindow, open_source
 from edgevision.runtime.tracker import Prediction, TrackerLoop
 
@@ -26,11 +27,11 @@ MAX_FRAME_BACKLOG = 64  # a headless writer this far behind skips video frames (
 
 
 def resolve(path: str | Path) -> Path:
-    """``path`` as given, or relative to the source checkout (so ``models/...`` works from any directory)."""
+    """``path`` as given, or a shipped file (``models/...`` works from any directory and from an installed wheel)."""
     p = Path(path)
     if p.exists() or p.is_absolute():
         return p
-    root = Path(__file__).resolve().parents[2] / p
+    root = shipped(p)
     return root if root.exists() else p
 
 
