@@ -82,16 +82,47 @@ def test_info_bad_file_exit_2(tmp_path, capsys):
     assert code == 2 and out == "" and err.startswith("edgevision: error:") and "broken.aedat4" in err
 
 
+_BENCH_FORMAT_KEYS = {
+    "events_per_s", "tonic_events_per_s", "speedup_vs_tonic", "cold", "cold_reason", "tonic_reader", "tonic_reason",
+    "read_s", "window_s", "tokens_s", "total_s", "tonic_read_s", "tonic_frames_s", "tonic_total_s",
+    "decoded_matches_stream", "tokens_match_tonic", "windows", "tokens", "other_readers", "file_bytes",
+}
+
+
 def test_bench_events_small(tmp_path, capsys):
+    from edgevision.bench.events import BENCH_FORMATS
+
     out_json = tmp_path / "bench.json"
-    code, out, _ = _run(
-        capsys, ["bench", "events", "--events", "20000", "--repeats", "1", "--json", "--output", str(out_json)]
+    code, out, err = _run(
+        capsys, ["bench", "events", "--events", "20000", "--repeats", "1", "--json", "--output", str(out_json),
+                 "--tmp-dir", str(tmp_path)]
     )
     assert code == 0
     result = json.loads(out)
     assert result == json.loads(out_json.read_text())
-    assert result["events"] == 20000 and result["tokens_match_reference"] is True
-    assert result["windows"] >= 1 and result["tokens"] > 0  # figures are reported, never asserted
+    assert result["events"] == 20000 and result["repeats"] == 1 and "bench events: npy:" in err  # progress on stderr
+    assert result["tokens_input"] == {"downsample": 8, "time_bins": 2, "input_clip": 15}
+    assert set(result["formats"]) == set(BENCH_FORMATS)
+    for name, r in result["formats"].items():
+        assert _BENCH_FORMAT_KEYS <= set(r), name
+        assert r["decoded_matches_stream"] is True and r["tokens_match_tonic"] is True, name
+        assert isinstance(r["cold"], bool) and (r["cold"] or r["cold_reason"]), name
+        assert r["windows"] >= 1 and r["tokens"] > 0  # figures are reported, never asserted
+        if r["tonic_events_per_s"] is None:
+            assert r["speedup_vs_tonic"] is None and r["tonic_reason"], name
+        else:
+            assert r["speedup_vs_tonic"] == pytest.approx(r["events_per_s"] / r["tonic_events_per_s"], rel=1e-9), name
+        for other, o in r["other_readers"].items():
+            assert "error" in o or {"read_events_per_s", "decodes_same_events", "cold"} <= set(o), (name, other)
+    assert {"expelliarmus", "faery"} <= set(result["formats"]["evt2"]["other_readers"])
+    assert result["formats"]["evt2"]["other_readers"]["faery"]["decodes_same_events"] is True
+    assert "| evt3 |" in result["table"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bench.json"]  # the written files are gone
+
+
+def test_bench_events_bad_formats_exit_2(capsys):
+    code, out, err = _run(capsys, ["bench", "events", "--events", "1000", "--formats", "npy,mp4"])
+    assert code == 2 and out == "" and "--formats" in err and "mp4" in err and len(err.strip().splitlines()) == 1
 
 
 def test_recorded_stream_plays_files_back_to_back(tmp_path):
@@ -118,8 +149,11 @@ def test_bench_events_on_recordings(tmp_path, capsys):
     files = [str(tmp_path / f"r{k}.npy") for k in range(2)]
     for k, f in enumerate(files):
         write_events(f, random_events(3000, seed=k), SENSOR)
-    code, out, _ = _run(capsys, ["bench", "events", "--events", "100000", "--repeats", "1", "--json", "--source", *files])
+    code, out, _ = _run(capsys, ["bench", "events", "--events", "100000", "--repeats", "1", "--json",
+                                 "--formats", "npy,evt3", "--source", *files])
     assert code == 0
     result = json.loads(out)
     assert result["events"] == 6000 and result["stream"].startswith("recordings: 2 file(s)")
-    assert result["tokens_match_reference"] is True and 0 < result["tokens_per_event"] <= 1
+    assert set(result["formats"]) == {"npy", "evt3"}
+    for r in result["formats"].values():
+        assert r["decoded_matches_stream"] is True and r["tokens_match_tonic"] is True and 0 < r["tokens"] <= 6000
