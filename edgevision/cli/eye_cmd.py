@@ -1,4 +1,4 @@
-"""``edgevision train eye``, ``eval eye``, ``bench eye`` and ``bench eye-shift``: the event-based eye tracker."""
+"""``edgevision train eye``, ``eval eye``, ``bench eye``, ``bench eye-shift`` and ``bench train``: the event-based eye tracker."""
 
 from __future__ import annotations
 
@@ -52,6 +52,23 @@ def register(cli) -> None:
     p.add_argument("--seed", type=int, default=1, help="generator seed (use one other than the training data's)")
     p.add_argument("--cache", help="generated-set cache folder (default ~/.cache/edgevision/eye_shift)")
     p.add_argument("--out", help="write the JSON result to this file and the plot beside it (.png)")
+
+    p = cli.command("train", _bench_train, "eye-tracker training throughput (windows/s, sequences/s) and seconds to a "
+                    "validation target on a fixed small synthetic set (CPU or GPU, 1 or N processes)", group="bench")
+    p.add_argument("--config", default="models/eye_small.yaml", help="model config YAML (default models/eye_small.yaml)")
+    p.add_argument("--data", help="folder the fixed synthetic set is generated into once and reused from "
+                                  "(default ~/.cache/edgevision/bench_train)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (cuda: one GPU per process, cuda:0..W-1)")
+    p.add_argument("--world-size", type=int, default=1,
+                   help="training processes under torch.distributed (gloo on CPU, NCCL on GPUs; default 1)")
+    p.add_argument("--steps", type=int, default=20, help="optimizer steps per run (default 20)")
+    p.add_argument("--eval-every", type=int, default=10, help="validate every N steps (not timed; default 10)")
+    p.add_argument("--target-px", type=float, default=3.0,
+                   help="validation mean distance target, 80x60 px (default 3.0)")
+    p.add_argument("--repeats", type=int, default=1, help="training runs; the timings are their medians (default 1)")
+    p.add_argument("--jobs", type=int, help="data generator processes (default: the CPU count, at most 8)")
+    p.add_argument("--out", help="also write the JSON result to this file")
+    p.add_argument("--result", help=argparse.SUPPRESS)  # set by the launcher: rank 0 of a --world-size run writes here
 
 
 def _device(value: str) -> str:
@@ -168,3 +185,19 @@ def _bench_shift(args: argparse.Namespace) -> dict[str, Any]:
 
     return bench_eye_shift(args.checkpoint, args.int8, args.recordings, args.data_seconds, args.jobs, args.seed,
                            args.cache, args.out)
+
+
+def _bench_train(args: argparse.Namespace) -> dict[str, Any]:
+    from edgevision.atomic import write_text_atomic
+    from edgevision.bench.train_bench import bench_train, check_args, worker
+
+    if "WORLD_SIZE" in os.environ and args.result:  # one rank of a --world-size launch
+        check_args(args.device, args.world_size, args.steps, args.eval_every, 1, args.target_px)
+        return worker(args.config, args.data, args.device, args.steps, args.eval_every, args.target_px, args.result)
+    _at_least_1("--jobs", args.jobs)
+    result = bench_train(config=args.config, data=args.data, device=args.device, world_size=args.world_size,
+                         steps=args.steps, eval_every=args.eval_every, target_px=args.target_px, repeats=args.repeats,
+                         jobs=args.jobs)
+    if args.out:
+        write_text_atomic(args.out, json.dumps(result, indent=1))
+    return result

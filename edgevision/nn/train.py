@@ -133,8 +133,14 @@ def train_eye(
     resume: bool = False,
     cache_dir: str | Path | None = None,
     on_epoch_end: Callable[[int, dict], None] | None = None,
+    max_steps: int | None = None,
+    on_step: Callable[[int, torch.nn.Module], None] | None = None,
 ) -> dict[str, Any]:
     """Train in ``out`` (``resume``: continue from its ``state.pt`` when there is one); returns a summary.
+
+    ``max_steps``: stop after that many optimizer steps (the learning-rate schedule spans them instead of
+    ``train.epochs``). ``on_step(steps, model)``: called on rank 0 with 0 just before the first step and with the
+    step count after every step (``edgevision bench train`` times and validates the run through it).
 
     Under ``torchrun`` (see :mod:`edgevision.nn.distributed`) each process trains on its share of every global
     batch and rank 0 writes the run folder."""
@@ -167,7 +173,8 @@ def train_eye(
             globalize_batchnorm(model), device_ids=[torch.device(device).index] if device.startswith("cuda") else None
         )
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(steps_per_epoch * max(tc.epochs, 1)))
+    n_epochs = tc.epochs if max_steps is None else math.ceil(max_steps / steps_per_epoch)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(max_steps or steps_per_epoch * max(tc.epochs, 1)))
     history: list[dict] = []
     best: dict | None = None
     first_epoch = 0
@@ -183,14 +190,16 @@ def train_eye(
     meta_base = {"data": str(data), "data_hash": dhash, "train_recordings": len(train_names), "val_recordings": len(val)}
 
     kill_at, steps = int(os.environ.get("EDGEVISION_TEST_KILL_AT_STEP", 0)), 0  # test hook: SIGKILL after N steps
-    for epoch in range(first_epoch, tc.epochs):
+    if on_step is not None and world.main:
+        on_step(0, model)
+    for epoch in range(first_epoch, n_epochs):
         t0 = time.perf_counter()
         rng = np.random.default_rng([tc.seed, epoch])
         order = rng.permutation(len(starts))[: steps_per_epoch * tc.batch_size].reshape(steps_per_epoch, tc.batch_size)
         model.train()
         losses = []
         rows = world.share(tc.batch_size)
-        for idx in tqdm(order, desc=f"epoch {epoch + 1}/{tc.epochs}", leave=False, disable=not world.main):
+        for idx in tqdm(order, desc=f"epoch {epoch + 1}/{n_epochs}", leave=False, disable=not world.main):
             params = draw_params(cfg.augment, len(idx), rng).take(rows)
             x, lab = build_batch(train, starts[idx[rows]], span, params, cfg)
             n = len(idx[rows])
@@ -204,8 +213,14 @@ def train_eye(
             if steps == kill_at:
                 os.kill(os.getpid(), signal.SIGKILL)
             losses.append(world.sum(loss.detach()).item() / world.size)
+            if on_step is not None and world.main:
+                on_step(steps, model)
+            if max_steps is not None and steps >= max_steps:
+                break
         if not world.main:
             world.barrier()  # rank 0 evaluates and writes the epoch's files
+            if max_steps is not None and steps >= max_steps:
+                break
             continue
         metrics, _ = evaluate(model, val, cfg, device)
         row = {
@@ -229,6 +244,8 @@ def train_eye(
         world.barrier()
         if on_epoch_end is not None:
             on_epoch_end(epoch, row)
+        if max_steps is not None and steps >= max_steps:
+            break
 
     if not world.main:
         return {"run": str(out), "rank": world.rank, "world_size": world.size}
