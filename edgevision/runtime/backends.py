@@ -15,6 +15,7 @@ The GRU and head stay on the host (:mod:`edgevision.runtime.tracker`); backends 
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,12 +60,15 @@ class TorchBackend:
         self.model = model.eval()
         self.input_clip = input_clip
         self.impl = impl
+        self.compute_name = f"torch {impl}"
         self.feature_dim = int(model.backbone.feature_dim)
         self.in_channels = int(model.backbone.in_channels)
         if impl == "window":
             from edgevision.nn.infer import WindowBackbone
 
             self.window_backbone = WindowBackbone(model.backbone)
+            native = self.window_backbone.plan is not None
+            self.compute_name = "torch window (C++ steps)" if native else "torch window (Python steps: C++ not built)"
 
     def infer(self, tokens: Tokens) -> Inference:
         import torch
@@ -219,6 +223,9 @@ def make_csim(net: Any, input_clip: float, timeout_s: float = 1.0, compute: Call
     what = "given"
     if compute is None:
         compute, what = csim_compute(net)
+        if what != "csim":  # never run the reference under the name "csim" (it reports no cycles)
+            raise BackendError(f"--backend csim: {what}; install the fpga extra (pip install -e .[fpga]) and g++, "
+                               "or choose --backend int (the NumPy integer reference)")
     overlay = SimOverlay(compute, _out_dtype(net))
     return DriverBackend("csim", net, input_clip, overlay, overlay.allocate, timeout_s, what)
 
@@ -250,6 +257,8 @@ def open_accelerator(board: str, net: Any, input_clip: float, bitstream: str | P
 
     if board == "sim":
         compute, what = csim_compute(net)
+        if what != "csim":  # said, not silent: the board test (no fpga extra) runs here on purpose
+            print(f"edgevision: simulated overlay: {what}", file=sys.stderr)
         overlay = SimOverlay(compute, _out_dtype(net))
         return DriverBackend("csim", net, input_clip, overlay, overlay.allocate, timeout_s, what)
     if bitstream is None:

@@ -178,3 +178,15 @@ def test_board_app_runs_on_the_simulated_overlay(tmp_path, tiny, monkeypatch, ca
     summary = json.loads(captured.out)
     assert summary["backend"] == "pynq" and summary["windows"] + summary["dropped"] == 20
     assert (tmp_path / "run" / "predictions.jsonl").is_file() and not (tmp_path / "run" / "track.mp4").exists()
+
+
+def test_csim_backend_without_a_compiler_is_an_error_not_the_reference(tiny, monkeypatch, capsys):
+    """``--backend csim`` never runs the NumPy reference under its name; the simulated board overlay says it does."""
+    from edgevision.runtime.backends import make_backend, open_accelerator
+
+    _, _, net = tiny
+    monkeypatch.setenv("CXX", "/nonexistent/g++")
+    with pytest.raises(BackendError, match=r"--backend csim: reference \(C simulation unavailable: .*g\+\+.*--backend int"):
+        make_backend("csim", net=net, input_clip=15.0)
+    be = open_accelerator("sim", net, 15.0)
+    assert be.compute_name.startswith("reference") and "simulated overlay: reference" in capsys.readouterr().err
