@@ -57,7 +57,9 @@ class GRUConfig:
 @dataclass
 class TrainConfig:
     """Optimisation settings; ``seq_len``/``stride`` in slices, ``closed_weight`` weights the BCE term,
-    ``jitter_px`` is the largest random shift in input-grid pixels (80x60 space), applied with a random flip."""
+    ``jitter_px`` is the largest random shift in input-grid pixels (80x60 space), applied with a random flip.
+    ``ema``: decay of an exponential moving average of the weights (and BatchNorm statistics), updated after
+    every step; validation and the checkpoints use the average. 0 turns it off."""
 
     epochs: int = 30
     batch_size: int = 16
@@ -70,6 +72,7 @@ class TrainConfig:
     val_fraction: float = 0.15
     jitter_px: int = 2
     seed: int = 0
+    ema: float = 0.0
 
 
 @dataclass
@@ -179,6 +182,7 @@ def config_from_dict(data: Any, source: str = "config") -> EyeConfig:
         (cfg.train.seq_len >= 1 and cfg.train.stride >= 1, "train.seq_len and train.stride must be >= 1"),
         (cfg.train.batch_size >= 1 and cfg.train.epochs >= 0, "train.batch_size must be >= 1, train.epochs >= 0"),
         (0.0 <= cfg.train.val_fraction < 1.0, "train.val_fraction must be in [0, 1)"),
+        (0.0 <= cfg.train.ema < 1.0, "train.ema must be in [0, 1) (0: no weight averaging)"),
         (len(cfg.sensor_size) == 2, "sensor_size must be [width, height]"),
         (isinstance(cfg.backbone.layers, list) and cfg.backbone.layers, "backbone.layers must be a non-empty list"),
     ]

@@ -173,6 +173,7 @@ def train_eye(
             globalize_batchnorm(model), device_ids=[torch.device(device).index] if device.startswith("cuda") else None
         )
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    ema = _weight_average(model, tc.ema) if world.main else None
     n_epochs = tc.epochs if max_steps is None else math.ceil(max_steps / steps_per_epoch)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(max_steps or steps_per_epoch * max(tc.epochs, 1)))
     history: list[dict] = []
@@ -186,6 +187,8 @@ def train_eye(
         if state["rng"]["cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         history, best, first_epoch = state["history"], state["best"], state["epoch"] + 1
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
     dhash = data_hash(data)
     meta_base = {"data": str(data), "data_hash": dhash, "train_recordings": len(train_names), "val_recordings": len(val)}
 
@@ -209,6 +212,8 @@ def train_eye(
             torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
             opt.step()
             sched.step()
+            if ema is not None:
+                ema.update_parameters(model)
             steps += 1
             if steps == kill_at:
                 os.kill(os.getpid(), signal.SIGKILL)
@@ -222,7 +227,8 @@ def train_eye(
             if max_steps is not None and steps >= max_steps:
                 break
             continue
-        metrics, _ = evaluate(model, val, cfg, device)
+        kept = model if ema is None else ema.module  # the weights validated and checkpointed
+        metrics, _ = evaluate(kept, val, cfg, device)
         row = {
             "epoch": epoch + 1,
             "train_loss": float(np.mean(losses)),
@@ -232,14 +238,15 @@ def train_eye(
         }
         history.append(row)
         meta = {**meta_base, "epoch": epoch + 1, "val_metrics": {k: v for k, v in metrics.items() if k != "per_recording"}}
-        save_checkpoint(out / "last.safetensors", model, cfg, meta)
+        save_checkpoint(out / "last.safetensors", kept, cfg, meta)
         if best is None or row["val_mean_distance"] < best["val_mean_distance"]:
             best = row
-            save_checkpoint(out / "best.safetensors", model, cfg, meta)
+            save_checkpoint(out / "best.safetensors", kept, cfg, meta)
         _write_log(out / "log.csv", history)
         _save_state(state_path, {
             "config": cfg.to_dict(), "epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
             "scheduler": sched.state_dict(), "rng": _rng_state(), "history": history, "best": best,
+            "ema": ema.state_dict() if ema is not None else None,
         })
         world.barrier()
         if on_epoch_end is not None:
@@ -267,6 +274,15 @@ def train_eye(
         "world_size": world.size,
         "device": device,
     }
+
+
+def _weight_average(model: torch.nn.Module, decay: float) -> torch.optim.swa_utils.AveragedModel | None:
+    """An exponential moving average of ``model``'s weights and buffers (``decay`` 0: none)."""
+    if decay <= 0:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
 def _write_log(path: Path, history: list[dict]) -> None:

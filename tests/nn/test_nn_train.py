@@ -132,3 +132,35 @@ def test_sigkill_then_resume_matches_uninterrupted_run(ring_dataset, tmp_path, w
     b = load_file(str(tmp_path / "killed" / "last.safetensors"))
     for k in a:
         assert torch.equal(a[k], b[k]), k
+
+
+def test_ema_checkpoint_is_the_weight_average_and_resumes_exactly(ring_dataset, tmp_path):
+    torch.set_num_threads(1)
+    cache, decay = tmp_path / "cache", 0.9
+    raw: list[dict] = []
+
+    def keep(steps, model):  # every step's raw weights, to average by hand
+        raw.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+
+    train_eye(tiny_cfg(epochs=1), ring_dataset, tmp_path / "plain", cache_dir=cache)
+    train_eye(tiny_cfg(epochs=1, ema=decay), ring_dataset, tmp_path / "ema", cache_dir=cache, on_step=keep)
+    plain = load_file(str(tmp_path / "plain" / "last.safetensors"))
+    ema = load_file(str(tmp_path / "ema" / "last.safetensors"))
+    name = next(k for k in plain if k.endswith("weight") and plain[k].ndim > 1)
+    assert torch.equal(plain[name], raw[-1][name])  # the same steps without averaging
+    expect = raw[1][name].clone()  # AveragedModel starts from the weights after the first step
+    for w in raw[2:]:
+        expect = decay * expect + (1 - decay) * w[name]
+    assert not torch.equal(ema[name], raw[-1][name])
+    assert torch.allclose(ema[name], expect, atol=1e-6)
+
+    def kill(epoch, row):
+        raise Killed
+
+    cfg = tiny_cfg(ema=decay)
+    train_eye(cfg, ring_dataset, tmp_path / "full", cache_dir=cache)
+    with pytest.raises(Killed):
+        train_eye(cfg, ring_dataset, tmp_path / "killed", cache_dir=cache, on_epoch_end=kill)
+    train_eye(cfg, ring_dataset, tmp_path / "killed", cache_dir=cache, resume=True)
+    a, b = (load_file(str(tmp_path / d / "last.safetensors")) for d in ("full", "killed"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
