@@ -23,6 +23,7 @@ import numpy as np
 
 from edgevision.atomic import write_text_atomic
 from edgevision.events.core import EVENT_DTYPE
+from edgevision.ir.schema import InputSpec
 from edgevision.runtime.sources import ReplaySource, SyntheticSource, TrackWindow
 
 BURST_FACTOR = 10
@@ -64,16 +65,16 @@ def _model(checkpoint: str | None) -> tuple[Any, Any, str]:
     return EyeTracker(cfg).eval(), cfg, "models/eye_small.yaml (random-initialised weights: timing only)"
 
 
-def _scenarios(backend: Any, model: Any, cfg: Any, windows: list[TrackWindow], sensor: tuple[int, int], seed: int) -> dict[str, Any]:
+def _scenarios(backend: Any, model: Any, front: InputSpec, windows: list[TrackWindow], sensor: tuple[int, int], seed: int) -> dict[str, Any]:
     """Steady and burst runs of one backend (after a short lossless warm-up)."""
     from edgevision.runtime.tracker import TrackerLoop
 
     n = len(windows)
-    TrackerLoop(backend, model, cfg).run(ReplaySource(windows[: min(20, n)], sensor, realtime=False))
+    TrackerLoop(backend, model, front).run(ReplaySource(windows[: min(20, n)], sensor, realtime=False))
     b0, bn = n // 3, min(100, n // 3)
     results: dict[str, Any] = {}
     for name, wins in (("steady", windows), ("burst", burst(windows, sensor, b0, bn, seed))):
-        loop = TrackerLoop(backend, model, cfg)
+        loop = TrackerLoop(backend, model, front)
         s = loop.run(ReplaySource(wins, sensor, realtime=True))
         lat = np.array([p.latency_ms for p in loop.predictions])
         idx = np.array([p.index for p in loop.predictions])
@@ -105,6 +106,7 @@ def bench_loop(seconds: float = 3.0, checkpoint: str | None = None, out: str | N
 
     from edgevision.ir.schema import load_ir
     from edgevision.runtime.backends import make_backend
+    from edgevision.runtime.host_model import config_input
     from edgevision.runtime.session import DEFAULT_IR, resolve
 
     torch.set_num_threads(1)
@@ -115,17 +117,18 @@ def bench_loop(seconds: float = 3.0, checkpoint: str | None = None, out: str | N
     results: dict[str, Any] = {"model": model_name, "torch_threads": 1, "windows": len(windows), "goal_p99_ms": 2.0}
     backend = make_backend("torch", model=model, input_clip=cfg.input.input_clip)
     results["torch_step_loop"] = "c++" if backend.window_backbone.plan is not None else "python (no compiler)"
-    results["torch"] = _scenarios(backend, model, cfg, windows, sensor, seed)
+    front = config_input(cfg)
+    results["torch"] = _scenarios(backend, model, front, windows, sensor, seed)
     baseline = make_backend("torch", model=model, input_clip=cfg.input.input_clip, impl="torch")
-    results["torch_model_forward"] = _scenarios(baseline, model, cfg, windows, sensor, seed)
+    results["torch_model_forward"] = _scenarios(baseline, model, front, windows, sensor, seed)
     results["torch_over_model_forward_latency_p50"] = (results["torch"]["steady"]["latency_p50_ms"]
                                                        / results["torch_model_forward"]["steady"]["latency_p50_ms"])
     ir_dir = resolve(model_dir or DEFAULT_IR)
     if ir_dir.is_dir():
         net = load_ir(ir_dir)
-        engine = make_backend("engine", net=net, input_clip=cfg.input.input_clip)
+        engine = make_backend("engine", net=net)
         if engine.feature_dim == model.backbone.feature_dim:
-            results["engine"] = _scenarios(engine, model, cfg, windows, sensor, seed)
+            results["engine"] = _scenarios(engine, model, net.input, windows, sensor, seed)
             results["engine"]["ir"] = str(ir_dir)
             results["engine_over_torch_latency_p50"] = (results["engine"]["steady"]["latency_p50_ms"]
                                                         / results["torch"]["steady"]["latency_p50_ms"])

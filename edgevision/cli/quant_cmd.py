@@ -46,7 +46,8 @@ def register(cli) -> None:
                    "layer (int32 logits); data and windows come from its run.json, accuracy from its test split")
     p.add_argument("--data", default=None, help="3ET+-layout dataset folder (train for calibration, val for the report); "
                    "not used with --classifier")
-    p.add_argument("--out", required=True, help="output folder QDIR: network.json, tensors.npz, quant_report.json")
+    p.add_argument("--out", required=True, help="output folder QDIR: network.json, tensors.npz, quant_report.json "
+                   "(and head.npz, the eye tracker's GRU head: `track --model QDIR` needs no checkpoint)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--calibrate", type=int, default=512, metavar="N", help="calibration windows (default 512)")
     mode.add_argument("--qat", type=int, default=0, metavar="EPOCHS", help="quantization-aware fine-tuning epochs after calibration")

@@ -71,13 +71,16 @@ def register(cli) -> None:
     p.add_argument("--model", default="models/eye_small_int8", help="the IR directory the bitstream was built from")
 
     p = cli.command("track", _track, "track the pupil in an event stream in real time (under overload a live source "
-                    "drops the oldest waiting 10 ms window, counted as 'dropped'; --fast replays lossless)")
+                    "drops the oldest waiting window (the model's slice: 10 ms for the shipped model), counted as 'dropped'; "
+                    "--fast replays lossless)")
     p.add_argument("--source", default="synthetic", help="synthetic | file:PATH | tail:PATH (a .raw/.aedat4 still being "
                    "written) | camera:N (webcam through the DVS emulator) | video:PATH | dv (iniVation camera) | "
                    "dv:CAMERA_NAME | dv:tcp://HOST:PORT (DV network stream)")
     p.add_argument("--backend", default="torch", help="torch | torch-int | int | csim | engine | pynq")
-    p.add_argument("--checkpoint", default=None, help="eye-tracker checkpoint (default models/eye_small.safetensors)")
-    p.add_argument("--model", default=None, help="quantized IR directory for torch-int/int/csim/engine/pynq (default models/eye_small_int8)")
+    p.add_argument("--checkpoint", default=None, help="float eye-tracker checkpoint: the torch backend's model (default "
+                   "models/eye_small.safetensors); with an IR backend its GRU head replaces the IR's")
+    p.add_argument("--model", default=None, help="quantized IR directory for torch-int/int/csim/engine/pynq: front end, "
+                   "int8 network and GRU head, no checkpoint needed (default models/eye_small_int8)")
     p.add_argument("--bitstream", default=None, help="bitstream for --backend pynq")
     p.add_argument("--headless", action="store_true", help="no window: write video, predictions.jsonl and summary.json to --out")
     p.add_argument("--out", default=None, help="output directory")

@@ -7,9 +7,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from edgevision.errors import IRError
 from edgevision.ir.ops import OPS, layer_bounds
-from edgevision.ir.schema import Layer, Network
+from edgevision.ir.schema import Layer, Network, output_spec
 
 LINE_BUFFERED = ("conv3x3_subm", "dwconv3x3_subm")
 
@@ -108,14 +110,12 @@ def check_parallelism(m: Module) -> None:
         raise IRError(f"module {m.name!r}: PI={m.pi} PO={m.po} exceed its channels {m.cin} -> {m.cout}")
 
 
-def _out_stream(lay: Layer) -> Stream:
+def _out_stream(net: Network, lay: Layer) -> Stream:
     name = f"s_{cident(lay.name)}"
     if OPS[lay.op].sparse_out:
         return Stream(name, "token", int(lay.attrs["out_ch"]))
-    if lay.op == "pool":
-        gh, gw = (int(g) for g in lay.attrs["grid"])
-        return Stream(name, "vec", gh * gw * int(lay.attrs["out_ch"]))
-    return Stream(name, "vec" if lay.attrs.get("requant") else "lvec", int(lay.attrs["out_ch"]))
+    length, dtype = output_spec(net, lay.name)
+    return Stream(name, "vec" if dtype == np.int8 else "lvec", length)
 
 
 def build_graph(net: Network) -> HwGraph:
@@ -165,7 +165,7 @@ def build_graph(net: Network) -> HwGraph:
     produce("input", s_in)
     for lay in net.layers:
         ins = [feeds[(src, lay.name)] for src in lay.inputs]
-        out = _out_stream(lay)
+        out = _out_stream(net, lay)
         cin = int(lay.attrs["in_ch"])
         add(Module(0, cident(lay.name), lay.op, ins, [out.name], cin, int(lay.attrs["out_ch"]),
                    shapes.get(lay.inputs[0], (1, 1)), layer=lay, source=lay.name))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgevision.ir.schema import InputSpec, Layer, Network, validate
+from edgevision.ir.schema import Layer, Network, grid_input, validate
 
 
 def _conv(rng: np.random.Generator, name: str, op: str, src: str, cin: int, cout: int, relu: bool) -> Layer:
@@ -59,7 +59,7 @@ def random_network(
                    "bias": rng.integers(-1000, 1000, fc_out).astype(np.int32)})
         )
         out = "fc"
-    return validate(Network("random", InputSpec(height, width, in_ch), layers, out, {"seed_note": "random_network"}))
+    return validate(Network("random", grid_input(height, width, in_ch), layers, out, {"seed_note": "random_network"}))
 
 
 def random_tokens(

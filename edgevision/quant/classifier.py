@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from edgevision.ir.schema import Layer, Network, validate
+from edgevision.ir.schema import Layer, Network, grid_front, validate
 from edgevision.nn.backbone import SparseBackbone
 from edgevision.nn.tensor import SparseTensor
 from edgevision.quant.fakequant import fake_quant, round_ste
@@ -71,16 +71,19 @@ class QuantClassifier(nn.Module):
     @torch.no_grad()
     def forward_int(self, x: SparseTensor) -> torch.Tensor:
         """The exported integer network on ``x`` (float counts quantized first): int32 logits x their scale."""
-        net = export_classifier_ir(self)
+        bb = self.backbone
+        net = export_classifier_ir(self, grid_front(*bb.input_shape, int(bb.nodes[0].in_ch), bb.input_scale))
         xi = x.replace(self.backbone.quantize_input(x.feats).long())
         out = TorchIntNetwork(net, x.feats.device)(xi)
         return (out.double() * float(net.layer(net.output).attrs["scale"])).float()
 
 
 @torch.no_grad()
-def export_classifier_ir(qc: QuantClassifier, name: str = "classifier", meta: dict[str, Any] | None = None) -> Network:
-    """Backbone IR + an ``fc`` layer (int8 per-tensor weights, int32 bias, no requantization: int32 logits)."""
-    body = export_ir(qc.backbone, name=name, meta=meta)
+def export_classifier_ir(qc: QuantClassifier, front: dict[str, Any], name: str = "classifier",
+                         meta: dict[str, Any] | None = None) -> Network:
+    """Backbone IR (input front end ``front``) + an ``fc`` layer (int8 per-tensor weights, int32 bias, no
+    requantization: int32 logits)."""
+    body = export_ir(qc.backbone, front, name=name, meta=meta)
     pool = body.layer(body.output)
     fin = int(np.prod(pool.attrs["grid"])) * int(pool.attrs["out_ch"])
     w = qc.head.weight.double().cpu().numpy()

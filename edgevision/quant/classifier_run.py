@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from edgevision.atomic import write_text_atomic
 from edgevision.errors import ConfigError
-from edgevision.ir.schema import save_ir
+from edgevision.ir.schema import front_end, save_ir
 from edgevision.quant.calibrate import calibrate
 from edgevision.quant.classifier import QuantClassifier, export_classifier_ir
 from edgevision.quant.pipeline import REPORT_FILE
@@ -45,7 +45,10 @@ def quantize_classifier(run: str | Path, out: str | Path, *, calibrate_windows: 
     qc.eval()
     meta = {"run": str(run), "model": info["model"], "classes": info["classes"], "sensor_size": info["sensor_size"],
             "window": info["window"], "model_config": info["model_config"], "activation_ranges": ranges}
-    net = export_classifier_ir(qc, name=f"{info['model']}_classifier_int8", meta=meta)
+    mc = info["model_config"]
+    front = front_end(info["sensor_size"], {"downsample": mc["downsample"], "slice_us": wcfg.window_us,
+                                            "time_bins": mc["time_bins"], "input_clip": mc["input_clip"]})
+    net = export_classifier_ir(qc, front, name=f"{info['model']}_classifier_int8", meta=meta)
     scores_f, scores_q = [], []
     with torch.no_grad():
         for start in tqdm(range(0, len(test), batch_size), desc="float vs int8", leave=False):

@@ -11,7 +11,8 @@ import torch
 from tqdm import tqdm
 
 from edgevision.atomic import write_text_atomic
-from edgevision.ir.schema import save_ir
+from edgevision.ir.head import HEAD_KEYS, save_head
+from edgevision.ir.schema import front_end, save_ir
 from edgevision.nn.checkpoint import load_eye_tracker, save_checkpoint
 from edgevision.nn.config import EyeConfig
 from edgevision.nn.eye_data import RecordingSlices, make_batch, sequence_starts
@@ -149,10 +150,12 @@ def quantize_eye(
         report.update({f"{k}_int8_gru{gru_bits}": g[k] for k in ("p10", "p5", "p3", "mean_distance")})
         report[f"p10_drop_pp_gru{gru_bits}"] = 100.0 * (int_m["p10"] - g["p10"])
 
-    net = export_ir(qm.backbone, name=f"{cfg.name}_backbone_int8", meta={
-        "checkpoint": Path(checkpoint).name, "config": cfg.to_dict(), "activation_ranges": ranges})
+    net = export_ir(qm.backbone, front_end(cfg.sensor_size, cfg.to_dict()["input"]), name=f"{cfg.name}_backbone_int8",
+                    meta={"checkpoint": Path(checkpoint).name, "config": cfg.to_dict(), "activation_ranges": ranges})
     net.meta["feature_scale"] = float(net.layer(net.output).attrs["scale"])
     save_ir(net, out)
+    state = model.state_dict()  # the host half: `track --model OUT` needs no float checkpoint
+    save_head({k: state[k].detach().cpu().numpy() for k in HEAD_KEYS}, out)
     report["ir"] = str(out)
     report["weight_kb"] = qm.backbone.weight_bytes() / 1024.0
     write_text_atomic(out / REPORT_FILE, json.dumps(report, indent=1))

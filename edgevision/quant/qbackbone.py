@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from edgevision.ir.schema import InputSpec, Layer, Network, validate
+from edgevision.ir.schema import InputSpec, Layer, Network, grid_front, validate
 from edgevision.nn import sparse_ops
 from edgevision.nn.backbone import SparseBackbone
 from edgevision.nn.layers import AddNode, ConvNode, PoolNode, Sites, fold_bn
@@ -114,7 +114,7 @@ class QuantBackbone(nn.Module):
     @torch.no_grad()
     def forward_int(self, x: SparseTensor) -> torch.Tensor:
         """The exported integer network on ``x`` (float counts are quantized first), dequantized to float32."""
-        net = export_ir(self)
+        net = export_ir(self, grid_front(*self.input_shape, int(self.nodes[0].in_ch), self.input_scale))
         xi = x.replace(self.quantize_input(x.feats).long())
         out = TorchIntNetwork(net, x.feats.device)(xi)
         return (out.double() * float(net.layer(net.output).attrs["scale"])).float()  # as dequantize_output
@@ -125,11 +125,13 @@ class QuantBackbone(nn.Module):
 
 
 @torch.no_grad()
-def export_ir(qb: QuantBackbone, name: str = "eye_backbone", meta: dict[str, Any] | None = None) -> Network:
-    """The integer network of ``qb`` as an IR :class:`~edgevision.ir.schema.Network` (validated)."""
+def export_ir(qb: QuantBackbone, front: dict[str, Any], name: str = "eye_backbone",
+              meta: dict[str, Any] | None = None) -> Network:
+    """The integer network of ``qb`` fed by the front end ``front`` (:func:`~edgevision.ir.schema.front_end`)
+    as an IR :class:`~edgevision.ir.schema.Network` (validated: the front end must give ``qb``'s grid and channels)."""
     h, w = qb.input_shape
     first = qb.nodes[0]
-    spec = InputSpec(h, w, int(first.in_ch), scale=qb.input_scale, bits=ACT_BITS)
+    spec = InputSpec(h, w, int(first.in_ch), scale=qb.input_scale, bits=ACT_BITS, **front)
     scales: dict[str, float] = {"input": qb.input_scale}
     channels: dict[str, int] = {"input": spec.channels}
     relu_out: dict[str, bool] = {"input": False}

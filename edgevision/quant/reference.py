@@ -31,6 +31,12 @@ def quantize_input(feats_float: np.ndarray, spec: InputSpec) -> np.ndarray:
     return np.clip(q, -lim, lim - 1).astype(np.int8)
 
 
+def quantize_counts(counts: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """Event counts [N, C] of a window -> the int8 network input: clipped at ``spec.input_clip``, then
+    :func:`quantize_input`."""
+    return quantize_input(np.minimum(counts, spec.input_clip), spec)
+
+
 def neighbor_table(coords: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """[N, 9] index of the active site at each 3x3 offset of every site (column ``(dy+1)*3 + dx+1``), -1 if none."""
     h, w = shape

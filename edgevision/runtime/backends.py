@@ -88,27 +88,27 @@ class TorchBackend:
 
 
 class _IRBackend:
-    """Shared by the integer backends: quantize the window, run the integer network, dequantize."""
+    """Shared by the integer backends: quantize the window (the IR's input spec), run the integer network,
+    dequantize."""
 
     name = "ir"
 
-    def __init__(self, net: Any, input_clip: float) -> None:
+    def __init__(self, net: Any) -> None:
         from edgevision.runtime.pynq_driver import stream_spec
 
         self.net = net
-        self.input_clip = input_clip
         self.spec = stream_spec(net)
         self.feature_dim = self.spec.out_len
 
     def quantize(self, tokens: Tokens) -> tuple[np.ndarray, np.ndarray]:
-        from edgevision.quant.reference import quantize_input
+        from edgevision.quant.reference import quantize_counts
 
         if tuple(tokens.shape) != (self.net.input.height, self.net.input.width):
             raise ConfigError(
                 f"window grid {tuple(tokens.shape)} does not match the IR input {self.net.input.height}x{self.net.input.width}; "
-                "use the checkpoint's downsample factor"
+                "tokenize with the IR's input spec (downsample factor)"
             )
-        return tokens.coords, quantize_input(np.minimum(tokens.feats, self.input_clip), self.net.input)
+        return tokens.coords, quantize_counts(tokens.feats, self.net.input)
 
     def _vector(self, coords: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, int | None]:
         raise NotImplementedError
@@ -137,10 +137,10 @@ class TorchIntBackend(_IRBackend):
 
     name = "torch-int"
 
-    def __init__(self, net: Any, input_clip: float, device: str = "cpu") -> None:
+    def __init__(self, net: Any, device: str = "cpu") -> None:
         from edgevision.quant.torch_int import TorchIntNetwork
 
-        super().__init__(net, input_clip)
+        super().__init__(net)
         self.runner = TorchIntNetwork(net, device)
 
     def _vector(self, coords: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, int | None]:
@@ -159,10 +159,10 @@ class EngineBackend(_IRBackend):
 
     name = "engine"
 
-    def __init__(self, net: Any, input_clip: float, device: str = "cpu") -> None:
+    def __init__(self, net: Any, device: str = "cpu") -> None:
         from edgevision.engine.backend import make_engine_backend
 
-        super().__init__(net, input_clip)
+        super().__init__(net)
         self.engine = make_engine_backend(net, device)
 
     def _vector(self, coords: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, int | None]:
@@ -172,11 +172,11 @@ class EngineBackend(_IRBackend):
 class DriverBackend(_IRBackend):
     """An accelerator behind :class:`~edgevision.runtime.pynq_driver.AcceleratorDriver` (board or simulation)."""
 
-    def __init__(self, name: str, net: Any, input_clip: float, overlay: Any, allocate: Callable[..., np.ndarray],
+    def __init__(self, name: str, net: Any, overlay: Any, allocate: Callable[..., np.ndarray],
                  timeout_s: float = 1.0, compute_name: str = "") -> None:
         from edgevision.runtime.pynq_driver import AcceleratorDriver
 
-        super().__init__(net, input_clip)
+        super().__init__(net)
         self.name = name
         self.compute_name = compute_name
         self.driver = AcceleratorDriver(overlay, self.spec, allocate, timeout_s)
@@ -213,11 +213,11 @@ def csim_compute(net: Any, board: str = "zcu102") -> tuple[Callable[[np.ndarray,
     return compute, "csim"
 
 
-def make_int(net: Any, input_clip: float, **_: Any) -> Backend:
-    return IntBackend(net, input_clip)
+def make_int(net: Any, **_: Any) -> Backend:
+    return IntBackend(net)
 
 
-def make_csim(net: Any, input_clip: float, timeout_s: float = 1.0, compute: Callable | None = None, **_: Any) -> Backend:
+def make_csim(net: Any, timeout_s: float = 1.0, compute: Callable | None = None, **_: Any) -> Backend:
     from edgevision.runtime.sim_overlay import SimOverlay
 
     what = "given"
@@ -227,28 +227,27 @@ def make_csim(net: Any, input_clip: float, timeout_s: float = 1.0, compute: Call
             raise BackendError(f"--backend csim: {what}; install the fpga extra (pip install -e .[fpga]) and g++, "
                                "or choose --backend int (the NumPy integer reference)")
     overlay = SimOverlay(compute, _out_dtype(net))
-    return DriverBackend("csim", net, input_clip, overlay, overlay.allocate, timeout_s, what)
+    return DriverBackend("csim", net, overlay, overlay.allocate, timeout_s, what)
 
 
-def make_torch_int(net: Any, input_clip: float, device: str = "cpu", **_: Any) -> Backend:
-    return TorchIntBackend(net, input_clip, device)
+def make_torch_int(net: Any, device: str = "cpu", **_: Any) -> Backend:
+    return TorchIntBackend(net, device)
 
 
-def make_engine(net: Any, input_clip: float, device: str = "cpu", **_: Any) -> Backend:
-    return EngineBackend(net, input_clip, device)
+def make_engine(net: Any, device: str = "cpu", **_: Any) -> Backend:
+    return EngineBackend(net, device)
 
 
-def make_pynq(net: Any, input_clip: float, bitstream: str | Path | None = None, timeout_s: float = 1.0, **_: Any) -> Backend:
+def make_pynq(net: Any, bitstream: str | Path | None = None, timeout_s: float = 1.0, **_: Any) -> Backend:
     from edgevision.runtime.pynq_driver import open_board_overlay
 
     if bitstream is None:
         raise ConfigError("the pynq backend needs --bitstream X.bit (with X.hwh beside it)")
     overlay, allocate = open_board_overlay(bitstream)
-    return DriverBackend("pynq", net, input_clip, overlay, allocate, timeout_s, "board")
+    return DriverBackend("pynq", net, overlay, allocate, timeout_s, "board")
 
 
-def open_accelerator(board: str, net: Any, input_clip: float, bitstream: str | Path | None = None,
-                     timeout_s: float = 1.0) -> DriverBackend:
+def open_accelerator(board: str, net: Any, bitstream: str | Path | None = None, timeout_s: float = 1.0) -> DriverBackend:
     """The accelerator behind the driver: on a PYNQ board (``bitstream`` loaded once) or, for ``board`` "sim",
     the simulated overlay (the C-simulated design when hls4ml's headers and g++ are there, else the NumPy
     reference; ``compute_name`` says which). Named "pynq" on a board, "csim" simulated. No torch."""
@@ -260,11 +259,11 @@ def open_accelerator(board: str, net: Any, input_clip: float, bitstream: str | P
         if what != "csim":  # said, not silent: the board test (no fpga extra) runs here on purpose
             print(f"edgevision: simulated overlay: {what}", file=sys.stderr)
         overlay = SimOverlay(compute, _out_dtype(net))
-        return DriverBackend("csim", net, input_clip, overlay, overlay.allocate, timeout_s, what)
+        return DriverBackend("csim", net, overlay, overlay.allocate, timeout_s, what)
     if bitstream is None:
         raise ConfigError("--bitstream X.bit is required on a board (X.hwh beside it); --board sim runs without one")
     overlay, allocate = open_board_overlay(bitstream)
-    return DriverBackend("pynq", net, input_clip, overlay, allocate, timeout_s, board)
+    return DriverBackend("pynq", net, overlay, allocate, timeout_s, board)
 
 
 def make_torch(model: Any, input_clip: float, impl: str = "window", **_: Any) -> Backend:
@@ -285,14 +284,16 @@ NEEDS_IR = {"int", "torch-int", "csim", "pynq", "engine"}
 
 
 def register_backend(name: str, factory: Callable[..., Backend], needs_ir: bool = False) -> None:
-    """Add a backend: ``factory(model=..., net=..., input_clip=..., **options) -> Backend``."""
+    """Add a backend: ``factory(model=..., net=..., input_clip=..., **options) -> Backend`` (IR backends take
+    the clip from ``net.input``)."""
     BACKENDS[name] = factory
     if needs_ir:
         NEEDS_IR.add(name)
 
 
 def make_backend(name: str, **kwargs: Any) -> Backend:
-    """Build backend ``name``; factories take what they need from ``model``, ``net``, ``input_clip``, options."""
+    """Build backend ``name``; factories take what they need from ``model``, ``net``, ``input_clip`` (the float
+    model's; IR backends use ``net.input``), options."""
     if name not in BACKENDS:
         raise ConfigError(f"unknown backend {name!r}; choose one of {sorted(BACKENDS)}")
     if name in NEEDS_IR and kwargs.get("net") is None:

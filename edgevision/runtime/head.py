@@ -9,10 +9,13 @@ A/B in one process, 400 windows each: BLAS matvecs 194 / 294 us p50 / p99, these
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numba import njit
+
+from edgevision.ir.head import load_head_arrays
 
 
 @njit(cache=True, nogil=True)
@@ -83,3 +86,9 @@ class GRUHead:
         h = np.zeros(self.hidden, np.float32) if h is None else np.ascontiguousarray(h, np.float32)
         return _gru_head_step(np.ascontiguousarray(features, np.float32), h, gh, self.w_ih_t, self.b_ih,
                               self.w_out, self.b_out)
+
+
+
+def load_head(directory: str | Path) -> GRUHead:
+    """The GRU head saved in an IR folder (:mod:`edgevision.ir.head`), NumPy only."""
+    return GRUHead(*load_head_arrays(directory).values())

@@ -1,8 +1,9 @@
 """The host half of an eye-tracker checkpoint without torch: config + GRU and head weights as NumPy arrays.
 
 On a board the backbone runs on the accelerator from the int8 IR (:func:`edgevision.ir.schema.load_ir`, NumPy
-only); what the ARM host needs from the float checkpoint is its config (input settings, sensor size) and the
-GRU + head weights. :func:`load_host_model` reads exactly that from ``NAME.safetensors`` + ``NAME.json`` with
+only), which also carries the front end (``net.input``) and the GRU head (``head.npz``,
+:mod:`edgevision.ir.head`). A float checkpoint given instead of the IR's head is read here:
+:func:`load_host_model` reads its config and GRU + head weights from ``NAME.safetensors`` + ``NAME.json`` with
 ``safetensors.numpy`` (no torch import anywhere on this path), checked against the config like
 :func:`edgevision.nn.checkpoint.load_eye_tracker` checks the full model.
 """
@@ -17,12 +18,13 @@ from typing import Any
 import numpy as np
 
 from edgevision.errors import CheckpointError, ConfigError
+from edgevision.ir.schema import InputSpec, front_end
+from edgevision.ir.head import HEAD_KEYS
 from edgevision.runtime.head import GRUHead
 
 # Same values as edgevision.nn.checkpoint (which imports torch); a test checks they agree.
 CHECKPOINT_SCHEMA = "edgevision.eye_checkpoint"
 CHECKPOINT_VERSION = 1
-HEAD_KEYS = ("gru.weight_ih_l0", "gru.weight_hh_l0", "gru.bias_ih_l0", "gru.bias_hh_l0", "head.weight", "head.bias")
 
 
 @dataclass
@@ -37,6 +39,12 @@ class HostModel:
     def feature_dim(self) -> int:
         """Backbone features the GRU expects."""
         return int(self.head.w_ih_t.shape[0])
+
+
+def config_input(cfg: Any) -> InputSpec:
+    """The front end of an ``EyeConfig`` (sensor, downsample, slice, time bins, clip) as an
+    :class:`InputSpec` (input scale 1: the float model takes counts)."""
+    return InputSpec.from_front_end(front_end(cfg.sensor_size, cfg.to_dict()["input"]))
 
 
 def load_host_model(path: str | Path) -> HostModel:

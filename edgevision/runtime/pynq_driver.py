@@ -17,8 +17,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from edgevision.errors import BackendError
-from edgevision.ir.schema import Network
+from edgevision.errors import BackendError, IRError
+from edgevision.ir.schema import Network, output_spec
 from edgevision.ir.stream import CTRL_DONE, CTRL_START, EOF_FLAG, REGISTERS, TOP_FUNCTION, pack_tokens, words_per_token
 
 
@@ -48,14 +48,11 @@ class StreamSpec:
 
 
 def stream_spec(net: Network) -> StreamSpec:
-    """The :class:`StreamSpec` of an IR network (its output layer decides length and dtype)."""
-    out = net.layer(net.output)
-    if out.op == "pool":
-        length, dtype = int(out.attrs["out_ch"]) * int(out.attrs["grid"][0]) * int(out.attrs["grid"][1]), np.int8
-    elif out.op == "fc":
-        length, dtype = int(out.attrs["out_ch"]), (np.int8 if out.attrs.get("requant") else np.int32)
-    else:
-        raise BackendError(f"IR {net.name!r}: output layer {out.name!r} ({out.op}) is sparse; the accelerator streams a dense pool/fc vector")
+    """The :class:`StreamSpec` of an IR network (:func:`~edgevision.ir.schema.output_spec` gives the output)."""
+    try:
+        length, dtype = output_spec(net)
+    except IRError as exc:
+        raise BackendError(f"{exc}; the accelerator streams a dense pool/fc vector") from None
     return StreamSpec(net.input.height, net.input.width, net.input.channels, length, dtype)
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from edgevision.atomic import atomic_path
 from edgevision.errors import ConfigError
-from edgevision.runtime.sources import WINDOW_US, TrackWindow
+from edgevision.runtime.sources import TrackWindow
 from edgevision.runtime.tracker import Prediction
 
 
@@ -109,11 +109,12 @@ class FrameRenderer:
             x += 30 + 9 * len(name)
 
 
-def hud_values(pred: Prediction, backend: str, fps: float, events_per_s: float, dropped: int) -> dict[str, str]:
+def hud_values(pred: Prediction, backend: str, fps: float, events_per_s: float, dropped: int, window_us: int
+               ) -> dict[str, str]:
     """The HUD lines: backend, accumulation window, event rate, loop rate, latency, drops."""
     return {
         "backend": backend,
-        "window": f"{WINDOW_US // 1000} ms",
+        "window": f"{window_us / 1000:g} ms",
         "events": f"{events_per_s / 1e6:.2f} Mev/s",
         "loop": f"{fps:.0f} windows/s",
         "latency": f"{pred.latency_ms:.2f} ms",

@@ -16,8 +16,9 @@ from typing import Any, Callable
 
 from edgevision.atomic import write_text_atomic
 from edgevision.errors import BackendError, ConfigError
+from edgevision.ir.schema import InputSpec
 from edgevision.resources import shipped
-from edgevision.runtime.sources import WINDOW_US, Source, TrackWindow, open_source
+from edgevision.runtime.sources import Source, TrackWindow, open_source
 from edgevision.runtime.tracker import Prediction, TrackerLoop
 
 DEFAULT_CHECKPOINT = "models/eye_small.safetensors"
@@ -35,38 +36,67 @@ def resolve(path: str | Path) -> Path:
     return root if root.exists() else p
 
 
-def load_backend(name: str, checkpoint: str | Path, model_dir: str | Path | None, bitstream: str | Path | None = None,
-                 timeout_s: float = 1.0) -> tuple[Any, Any, Any]:
-    """(backend, model, config) for backend ``name``; IR backends check the IR matches the checkpoint.
+def load_model(name: str, checkpoint: str | Path | None, model_dir: str | Path | None) -> tuple[Any, InputSpec, Any]:
+    """(model, front end, IR or None) for backend ``name``, read from files (no backend is built yet).
 
-    Backends that run the quantized IR get a :class:`~edgevision.runtime.host_model.HostModel` (config + NumPy
-    GRU/head weights, no torch import: the board path); ``torch`` and registered non-IR backends get the float
-    ``EyeTracker``.
+    Backends that run the quantized IR take everything from it (``model_dir``, default the shipped IR): the
+    front end is ``net.input``, the model its GRU head (``head.npz``, NumPy only: the board path) or, with
+    ``checkpoint``, that checkpoint's GRU head (:func:`~edgevision.runtime.host_model.load_host_model`, no
+    torch), whose input settings must equal the IR's. ``torch`` and registered non-IR backends get the float
+    ``EyeTracker`` of ``checkpoint`` (default the shipped one) and its config's front end.
     """
-    from edgevision.runtime.backends import NEEDS_IR, make_backend
+    from edgevision.runtime.backends import NEEDS_IR
+    from edgevision.runtime.host_model import config_input
 
-    net = None
     if name in NEEDS_IR:
         from edgevision.ir.schema import load_ir
+        from edgevision.runtime.head import load_head
         from edgevision.runtime.host_model import load_host_model
 
-        model = load_host_model(resolve(checkpoint))
-        cfg = model.cfg
-        feature_dim = model.feature_dim
-        net = load_ir(resolve(model_dir or DEFAULT_IR))
-    else:
-        try:
-            from edgevision.nn.checkpoint import load_eye_tracker
-        except ImportError as exc:
-            raise BackendError(f"backend {name!r} runs the float model and needs torch ({exc}): pip install "
-                               "'edgevision[train]', or run the int8 IR with --backend int/csim/pynq") from None
-        model, cfg = load_eye_tracker(resolve(checkpoint))
-        feature_dim = int(model.backbone.feature_dim)
-    backend = make_backend(name, model=model, net=net, input_clip=cfg.input.input_clip, bitstream=bitstream, timeout_s=timeout_s)
+        ir_dir = resolve(model_dir or DEFAULT_IR)
+        net = load_ir(ir_dir)
+        if checkpoint is None:
+            return load_head(ir_dir), net.input, net
+        host = load_host_model(resolve(checkpoint))
+        ours, theirs = _settings(net.input), _settings(config_input(host.cfg))
+        if ours != theirs:
+            diff = ", ".join(f"{k} {theirs[k]} vs {ours[k]}" for k in ours if ours[k] != theirs[k])
+            raise ConfigError(f"{checkpoint}: its input settings differ from the IR's in {ir_dir} ({diff}); quantize "
+                              "this checkpoint (edgevision quantize) or leave out --checkpoint to use the IR's GRU head")
+        return host.head, net.input, net
+    try:
+        from edgevision.nn.checkpoint import load_eye_tracker
+    except ImportError as exc:
+        raise BackendError(f"backend {name!r} runs the float model and needs torch ({exc}): pip install "
+                           "'edgevision[train]', or run the int8 IR with --backend int/csim/pynq") from None
+    model, cfg = load_eye_tracker(resolve(checkpoint or DEFAULT_CHECKPOINT))
+    return model, config_input(cfg), None
+
+
+def _settings(spec: InputSpec) -> dict[str, Any]:
+    return {k: getattr(spec, k) for k in ("sensor_width", "sensor_height", "downsample", "slice_us", "time_bins",
+                                          "polarities", "input_clip")}
+
+
+def build_backend(name: str, model: Any, front: InputSpec, net: Any, bitstream: str | Path | None = None,
+                  timeout_s: float = 1.0) -> Any:
+    """Backend ``name`` for what :func:`load_model` read; its features must be what the GRU head takes."""
+    from edgevision.runtime.backends import make_backend
+    from edgevision.runtime.head import GRUHead
+
+    backend = make_backend(name, model=model, net=net, input_clip=front.input_clip, bitstream=bitstream, timeout_s=timeout_s)
+    feature_dim = int(model.w_ih_t.shape[0]) if isinstance(model, GRUHead) else int(model.backbone.feature_dim)
     if backend.feature_dim != feature_dim:
-        raise ConfigError(f"backend {name!r} yields {backend.feature_dim} features but the checkpoint's GRU expects "
+        raise ConfigError(f"backend {name!r} yields {backend.feature_dim} features but the GRU head expects "
                           f"{feature_dim}; quantize this checkpoint (edgevision quantize)")
-    return backend, model, cfg
+    return backend
+
+
+def load_backend(name: str, checkpoint: str | Path | None, model_dir: str | Path | None,
+                 bitstream: str | Path | None = None, timeout_s: float = 1.0) -> tuple[Any, Any, InputSpec]:
+    """(backend, model, front end): :func:`load_model` then :func:`build_backend`."""
+    model, front, net = load_model(name, checkpoint, model_dir)
+    return build_backend(name, model, front, net, bitstream, timeout_s), model, front
 
 
 class OutputSink:
@@ -155,8 +185,9 @@ class OutputSink:
         if not draw or pred.t_us < self.next_frame_t or (self.video is None and not self.live and not self.views):
             return
         self.next_frame_t += FRAME_PERIOD_US * ((pred.t_us - self.next_frame_t) // FRAME_PERIOD_US + 1)
-        ev_rate = window.events.shape[0] / (WINDOW_US * 1e-6)
-        frame = self.renderer.draw(window, pred, hud_values(pred, self.backend, rate, ev_rate, dropped))
+        window_us = window.t_end - window.t_start
+        ev_rate = window.events.shape[0] / (window_us * 1e-6)
+        frame = self.renderer.draw(window, pred, hud_values(pred, self.backend, rate, ev_rate, dropped, window_us))
         if self.video is not None:
             self.video.write(frame)
         if self.views:
@@ -203,14 +234,14 @@ class OutputSink:
         return files
 
 
-def run_tracker(backend: Any, model: Any, cfg: Any, source: Source, out_dir: Path | None, live: bool,
+def run_tracker(backend: Any, model: Any, front: InputSpec, source: Source, out_dir: Path | None, live: bool,
                 palette: str = "metavision", queue_size: int = 2, video: bool = True, sensor_map: Any = None,
                 views: list | None = None) -> dict[str, Any]:
     """Run the loop with outputs; into ``out_dir`` (when given) ``predictions.jsonl``, ``summary.json`` and,
     with ``video``, the annotated ``track.mp4`` (or ``.webm``). ``sensor_map`` maps a camera of another size onto
     the model; ``views`` get every drawn frame (:mod:`edgevision.runtime.live_view`)."""
     out_dir = Path(out_dir) if out_dir is not None else None
-    loop = TrackerLoop(backend, model, cfg, queue_size, sensor_map)
+    loop = TrackerLoop(backend, model, front, queue_size, sensor_map)
     sink = OutputSink(source.sensor_size, backend.name, out_dir, live, palette, video, len(source) or None, views)
     if sensor_map is not None and sensor_map.model_rect_in_camera() != (0, 0, *sensor_map.camera):
         sink.renderer.view = sensor_map.model_rect_in_camera()  # a crop: outline what the model sees
@@ -239,6 +270,9 @@ def track(source: str, backend: str, checkpoint: str | None, model_dir: str | No
           fit: str | None = None, serve: int | None = None) -> dict[str, Any]:
     """``edgevision track``: one source through one backend, live window or headless files.
 
+    An IR backend runs from the IR folder ``model_dir`` alone (front end, int8 network, GRU head); ``checkpoint``
+    swaps in that checkpoint's GRU head (:func:`load_model`).
+
     A camera whose size differs from the model's is mapped onto it (:mod:`edgevision.runtime.sensor_map`):
     by ``profile`` (name or YAML file), ``roi`` / ``scale`` / ``fit``, else by fitting it whole (aspect kept).
     ``serve``: a port for the browser live view on 127.0.0.1 (:class:`~edgevision.runtime.live_view.LiveServer`)
@@ -249,9 +283,11 @@ def track(source: str, backend: str, checkpoint: str | None, model_dir: str | No
         raise ConfigError("--headless needs --out DIR for the video, predictions and summary")
     if profile is not None:
         load_profile(profile)  # a bad profile fails before the model loads
-    src = open_source(source, seconds=seconds, realtime=not fast)  # a missing camera fails before a model builds
-    be, model, cfg = load_backend(backend, checkpoint or DEFAULT_CHECKPOINT, model_dir, bitstream)
-    smap = resolve_sensor_map(src.sensor_size, cfg.sensor_size, profile, roi, scale, fit)
+    model, front, net = load_model(backend, checkpoint, model_dir)
+    # windows of the model's slice; a missing camera fails before a backend builds (a C simulation compiles)
+    src = open_source(source, seconds=seconds, realtime=not fast, window_us=front.slice_us)
+    be = build_backend(backend, model, front, net, bitstream)
+    smap = resolve_sensor_map(src.sensor_size, front.sensor_size, profile, roi, scale, fit)
     server = None
     if serve is not None:
         import logging
@@ -262,7 +298,7 @@ def track(source: str, backend: str, checkpoint: str | None, model_dir: str | No
         logging.getLogger("edgevision").warning("live view: %s (on a board: ssh -L %d:127.0.0.1:%d BOARD)",
                                                 server.url, server.port, server.port)
     try:
-        summary = run_tracker(be, model, cfg, src, Path(out) if out else None, live=not headless and server is None,
+        summary = run_tracker(be, model, front, src, Path(out) if out else None, live=not headless and server is None,
                               palette=palette, sensor_map=smap, views=[server] if server else None)
     finally:
         if server is not None:
@@ -273,7 +309,8 @@ def track(source: str, backend: str, checkpoint: str | None, model_dir: str | No
 
 
 def demo(out: str = "runs/demo", seconds: float = 10.0, backend: str = "csim") -> dict[str, Any]:
-    """``edgevision demo``: the synthetic eye camera tracked by the shipped int8 model on the simulated accelerator.
+    """``edgevision demo``: the synthetic eye camera tracked by the shipped int8 IR (with its GRU head) on the
+    simulated accelerator.
 
     The C simulation is a functional model of the hardware, far slower than the board, so the demo processes
     every window (lossless) instead of dropping; latencies are host processing times. The camera's windows are
@@ -297,17 +334,17 @@ def demo(out: str = "runs/demo", seconds: float = 10.0, backend: str = "csim") -
                   file=sys.stderr, leave=False, bar_format="{desc} {elapsed}"):
             fallback = None
             try:
-                be, model, cfg = load_backend(backend, DEFAULT_CHECKPOINT, DEFAULT_IR)
+                be, model, front = load_backend(backend, None, DEFAULT_IR)
             except BackendError as exc:  # no compiler / headers: the demo says so and runs the integer reference
                 if backend != "csim":
                     raise
                 fallback = str(exc)
                 print(f"edgevision demo: {fallback}; running the NumPy integer reference instead", file=sys.stderr)
-                be, model, cfg = load_backend("int", DEFAULT_CHECKPOINT, DEFAULT_IR)
+                be, model, front = load_backend("int", None, DEFAULT_IR)
         source = ReplaySource(windows.result(), camera.sensor_size, realtime=False)
     source.name = "synthetic"
     setup_s = time.perf_counter() - t0
-    summary = run_tracker(be, model, cfg, source, Path(out), live=False)
+    summary = run_tracker(be, model, front, source, Path(out), live=False)
     summary["accelerator"] = "C-simulated HLS design (g++)" if be.name == "csim" else "NumPy integer reference"
     if fallback:
         summary["fallback"] = f"ran int: {fallback}"

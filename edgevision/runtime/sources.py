@@ -1,4 +1,5 @@
-"""Event sources for the tracker, each a stream of fixed 10 ms :class:`TrackWindow` s.
+"""Event sources for the tracker, each a stream of fixed-length :class:`TrackWindow` s (``window_us``: the
+model's slice, ``InputSpec.slice_us``; the synthetic camera's are 10 ms).
 
 ``synthetic`` (built-in near-eye camera, labelled), ``file:PATH`` (replay, real-time paced or as fast as
 possible; a 3ET+ ``label.txt`` beside the file adds labels), ``camera:N`` / ``video:PATH`` (OpenCV frames
@@ -22,7 +23,7 @@ import numpy as np
 from edgevision.errors import BackendError, ConfigError
 from edgevision.events.core import EVENT_DTYPE
 
-WINDOW_US = 10_000
+WINDOW_US = 10_000  # the synthetic camera's frame period, and the default of a source made without a model
 
 
 @dataclass
@@ -38,13 +39,14 @@ class TrackWindow:
 
 
 class Source:
-    """Base: ``sensor_size`` (width, height), ``realtime``, ``labelled``, iteration yields windows.
+    """Base: ``sensor_size`` (width, height), ``window_us``, ``realtime``, ``labelled``, iteration yields windows.
 
     ``live`` sources (cameras) arrive in real time by themselves; the others are paced when ``realtime``.
     """
 
     name = "source"
     sensor_size: tuple[int, int] = (640, 480)
+    window_us = WINDOW_US
     realtime = False
     live = False
     labelled = False
@@ -55,7 +57,7 @@ class Source:
     def __len__(self) -> int:
         """Windows this source will deliver (0 when unknown: a camera, an unbounded stream)."""
         seconds = getattr(self, "seconds", None)
-        return int(round(seconds * 1e6 / WINDOW_US)) if seconds else 0
+        return int(round(seconds * 1e6 / self.window_us)) if seconds else 0
 
     def __iter__(self) -> Iterator[TrackWindow]:
         return paced(self.windows()) if self.realtime and not self.live else self.windows()
@@ -90,6 +92,8 @@ class ReplaySource(Source):
     def __init__(self, windows: list[TrackWindow], sensor_size: tuple[int, int], realtime: bool = True) -> None:
         self._windows = windows
         self.sensor_size = tuple(sensor_size)
+        if windows:
+            self.window_us = windows[0].t_end - windows[0].t_start
         self.realtime = realtime
         self.labelled = bool(windows) and windows[0].label is not None
 
@@ -106,7 +110,8 @@ class FileSource(ReplaySource):
     Windows start at the first event (the 3ET+ convention), so label line i pairs with window i.
     """
 
-    def __init__(self, path: str | Path, realtime: bool = True, labels: str | Path | None = None, seconds: float | None = None) -> None:
+    def __init__(self, path: str | Path, realtime: bool = True, labels: str | Path | None = None, seconds: float | None = None,
+                 window_us: int = WINDOW_US) -> None:
         from edgevision.events.formats import read_events
         from edgevision.events.windows import time_windows
 
@@ -126,13 +131,14 @@ class FileSource(ReplaySource):
         t_end = int(events["t"][-1]) + 1
         if seconds is not None:
             t_end = min(t_end, t0 + int(seconds * 1e6))
-        idx = time_windows(events, WINDOW_US, t_start=t0, t_end=t_end)
+        idx = time_windows(events, window_us, t_start=t0, t_end=t_end)
         wins = [
-            TrackWindow(k, int(idx.t_start[k]), int(idx.t_start[k]) + WINDOW_US, events[idx.start[k] : idx.stop[k]],
+            TrackWindow(k, int(idx.t_start[k]), int(idx.t_start[k]) + window_us, events[idx.start[k] : idx.stop[k]],
                         label_rows[k] if label_rows is not None and k < len(label_rows) else None)
             for k in range(len(idx))
         ]
         super().__init__(wins, (sensor.width, sensor.height), realtime)
+        self.window_us = window_us
         self.name = f"file:{path}"
         self.labelled = label_rows is not None
 
@@ -184,8 +190,10 @@ class VideoSource(Source):
     before the tracker starts, with OpenCV's own warning lines silenced.
     """
 
-    def __init__(self, target: str | int, realtime: bool, seconds: float | None = None, width: int = 640, height: int = 480) -> None:
+    def __init__(self, target: str | int, realtime: bool, seconds: float | None = None, width: int = 640, height: int = 480,
+                 window_us: int = WINDOW_US) -> None:
         self.target = target
+        self.window_us = window_us
         self.live = isinstance(target, int)
         self.realtime = realtime or self.live
         self.seconds = seconds
@@ -207,7 +215,7 @@ class VideoSource(Source):
         params = DVSParams(width=self.sensor_size[0], height=self.sensor_size[1])
         with quiet_opencv():
             chunks = emulate_video(self.target, params)
-            for w in cut_windows(chunks, t_start=0):
+            for w in cut_windows(chunks, t_start=0, window_us=self.window_us):
                 if self.seconds is not None and w.t_end > self.seconds * 1e6:
                     return
                 yield w
@@ -224,7 +232,8 @@ class DVSource(Source):
     realtime = True
     live = True
 
-    def __init__(self, seconds: float | None = None, target: str | None = None) -> None:
+    def __init__(self, seconds: float | None = None, target: str | None = None, window_us: int = WINDOW_US) -> None:
+        self.window_us = window_us
         try:
             import dv_processing as dv
         except ImportError:
@@ -265,8 +274,8 @@ class DVSource(Source):
             yield out
 
     def windows(self) -> Iterator[TrackWindow]:
-        for w in cut_windows(self._chunks()):
-            if self.seconds is not None and w.index >= self.seconds * 1e6 / WINDOW_US:
+        for w in cut_windows(self._chunks(), window_us=self.window_us):
+            if self.seconds is not None and w.index >= self.seconds * 1e6 / self.window_us:
                 return
             yield w
 
@@ -292,29 +301,35 @@ def _network_target(target: str | None) -> tuple[str | None, int]:
     return host, number
 
 
-def open_source(spec: str, seconds: float | None = None, realtime: bool = True, seed: int = 0) -> Source:
+def open_source(spec: str, seconds: float | None = None, realtime: bool = True, seed: int = 0,
+                window_us: int = WINDOW_US) -> Source:
     """Parse ``synthetic | file:PATH | tail:PATH | camera:N | video:PATH | dv[:NAME|:tcp://HOST:PORT]`` into a
-    :class:`Source` (``tail``: a RAW/AEDAT4 file still being written, :mod:`edgevision.runtime.tail`)."""
+    :class:`Source` of ``window_us`` windows (``tail``: a RAW/AEDAT4 file still being written,
+    :mod:`edgevision.runtime.tail`); the synthetic camera's are 10 ms, another ``window_us`` is a
+    :class:`ConfigError`."""
     kind, _, arg = spec.partition(":")
     if kind == "synthetic":
+        if window_us != WINDOW_US:
+            raise ConfigError(f"the synthetic camera delivers {WINDOW_US // 1000} ms windows but the model slices "
+                              f"{window_us} us; use a file or camera source")
         return SyntheticSource(10.0 if seconds is None else seconds, seed, realtime)
     if kind == "file" and arg:
-        return FileSource(arg, realtime, seconds=seconds)
+        return FileSource(arg, realtime, seconds=seconds, window_us=window_us)
     if kind == "video" and arg:
         if not Path(arg).is_file():
             raise ConfigError(f"{arg}: video file not found")
-        return VideoSource(arg, realtime, seconds)
+        return VideoSource(arg, realtime, seconds, window_us=window_us)
     if kind == "camera":
         try:
             index = int(arg or 0)
         except ValueError:
             raise ConfigError(f"camera index must be an integer, got {arg!r}") from None
-        return VideoSource(index, realtime, seconds)
+        return VideoSource(index, realtime, seconds, window_us=window_us)
     if kind == "tail" and arg:
         from edgevision.runtime.tail import TailSource
 
-        return TailSource(arg, seconds)
+        return TailSource(arg, seconds, window_us=window_us)
     if kind == "dv":
-        return DVSource(seconds, arg or None)
+        return DVSource(seconds, arg or None, window_us)
     raise ConfigError(f"unknown source {spec!r}; use synthetic, file:PATH, tail:PATH, camera:N, video:PATH, dv, "
                       "dv:CAMERA_NAME or dv:tcp://HOST:PORT")

@@ -35,8 +35,9 @@ class TailSource(Source):
     live = True
 
     def __init__(self, path: str | Path, seconds: float | None = None, idle_s: float = 2.0, poll_s: float = 0.005,
-                 start_timeout_s: float = 10.0) -> None:
+                 start_timeout_s: float = 10.0, window_us: int = WINDOW_US) -> None:
         self.path = Path(path)
+        self.window_us = window_us
         self.name = f"tail:{self.path}"
         self.seconds = seconds
         self.idle_s, self.poll_s = float(idle_s), float(poll_s)
@@ -200,8 +201,8 @@ class TailSource(Source):
 
     def windows(self) -> Iterator[TrackWindow]:
         try:
-            for w in cut_windows(self._chunks()):
-                if self.seconds is not None and w.index >= self.seconds * 1e6 / WINDOW_US:
+            for w in cut_windows(self._chunks(), window_us=self.window_us):
+                if self.seconds is not None and w.index >= self.seconds * 1e6 / self.window_us:
                     return
                 yield w
         finally:

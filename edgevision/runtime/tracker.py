@@ -1,5 +1,6 @@
-"""The real-time eye-tracking loop: source -> 10 ms windows -> backend (backbone) -> GRU head (NumPy,
-:mod:`edgevision.runtime.head`) -> pupil.
+"""The real-time eye-tracking loop: source -> windows (the model's ``slice_us``) -> tokens (the model's
+:class:`~edgevision.ir.schema.InputSpec`) -> backend (backbone) -> GRU head (NumPy, :mod:`edgevision.runtime.head`)
+-> pupil.
 
 Producer/consumer: a thread pulls windows from the source into a bounded queue and never waits on the
 consumer. Overload policy for live (``realtime``) sources, **drop-oldest**: when the queue is full the oldest
@@ -21,8 +22,9 @@ from typing import Any, Callable
 import numpy as np
 
 from edgevision.events.representations import WindowTokenizer
+from edgevision.ir.schema import InputSpec
 from edgevision.runtime.backends import Backend
-from edgevision.runtime.sources import WINDOW_US, Source, TrackWindow
+from edgevision.runtime.sources import Source, TrackWindow
 
 _END = object()
 
@@ -104,19 +106,23 @@ class WindowQueue:
 class TrackerLoop:
     """Runs a backend and the host GRU head over a source; ``run`` returns the summary.
 
-    ``model``: a :class:`~edgevision.runtime.host_model.HostModel` (NumPy only, the board path), a
-    :class:`~edgevision.runtime.head.GRUHead`, or a torch ``EyeTracker`` (its GRU + head are copied).
-    ``sensor_map`` (:func:`~edgevision.runtime.sensor_map.make_sensor_map`) maps a camera of another size onto
-    the model's sensor; without one the source must have the model's sensor size.
+    ``model``: a :class:`~edgevision.runtime.head.GRUHead` (the IR's, NumPy only: the board path), a
+    :class:`~edgevision.runtime.host_model.HostModel`, or a torch ``EyeTracker`` (its GRU + head are copied).
+    ``front``: the model's input (:class:`~edgevision.ir.schema.InputSpec`: sensor, downsample, time bins,
+    slice): the tokenizer's settings. ``sensor_map`` (:func:`~edgevision.runtime.sensor_map.make_sensor_map`)
+    maps a camera of another size onto the model's sensor; without one the source must have the model's sensor size.
     """
 
-    def __init__(self, backend: Backend, model: Any, cfg: Any, queue_size: int = 2, sensor_map: Any = None) -> None:
+    def __init__(self, backend: Backend, model: Any, front: InputSpec, queue_size: int = 2, sensor_map: Any = None) -> None:
+        from edgevision.errors import ConfigError
         from edgevision.runtime.head import GRUHead
 
+        if front.polarities != 2:
+            raise ConfigError(f"the model input has {front.polarities} polarity channel(s); the event tokenizer makes 2")
         self.backend = backend
         head = getattr(model, "head", None)
         self.head = model if isinstance(model, GRUHead) else head if isinstance(head, GRUHead) else GRUHead.from_model(model)
-        self.cfg = cfg
+        self.front = front
         self.queue_size = queue_size
         self.predictions: list[Prediction] = []
         self.queue: WindowQueue | None = None  # the current run's hand-over queue (drop counter)
@@ -143,8 +149,9 @@ class TrackerLoop:
 
         ev = np.zeros(8, EVENT_DTYPE)
         cx, cy = (int(v) for v in smap.to_camera(smap.model[0] / 2, smap.model[1] / 2))
-        ev["t"], ev["x"], ev["y"], ev["p"] = np.arange(8) * (WINDOW_US // 8), cx, cy, np.arange(8) % 2
-        _, h = self.step(TrackWindow(-1, 0, WINDOW_US, ev), None, smap)
+        slice_us = self.front.slice_us
+        ev["t"], ev["x"], ev["y"], ev["p"] = np.arange(8) * (slice_us // 8), cx, cy, np.arange(8) % 2
+        _, h = self.step(TrackWindow(-1, 0, slice_us, ev), None, smap)
         self.head.recurrent(h)
 
     def step(self, w: TrackWindow, h: Any, smap: Any, gh: Any = None) -> tuple[Prediction, Any]:
@@ -155,8 +162,7 @@ class TrackerLoop:
         tz = self.tokenizer
         sensor = smap.model
         if tz is None or tz.sensor != sensor:
-            c = self.cfg.input
-            tz = self.tokenizer = WindowTokenizer(sensor, c.downsample, c.time_bins)
+            tz = self.tokenizer = WindowTokenizer(sensor, self.front.downsample, self.front.time_bins)
         tokens = tz(smap.events(w.events), w.t_start, w.t_end)
         inf = self.backend.infer(tokens)
         o, h = self.head.step(inf.features, h, gh)
@@ -182,7 +188,7 @@ class TrackerLoop:
         from edgevision.runtime.sensor_map import make_sensor_map
 
         sensor = tuple(int(v) for v in source.sensor_size)
-        model = tuple(int(v) for v in self.cfg.sensor_size)
+        model = self.front.sensor_size
         smap = self.sensor_map
         if smap is None:
             if sensor != model:
@@ -192,6 +198,9 @@ class TrackerLoop:
         elif tuple(smap.camera) != sensor or tuple(smap.model) != model:
             raise ConfigError(f"sensor map is for a {smap.camera[0]}x{smap.camera[1]} camera onto {smap.model[0]}x"
                               f"{smap.model[1]}, but the source is {sensor[0]}x{sensor[1]} and the model {model[0]}x{model[1]}")
+        if source.window_us != self.front.slice_us:
+            raise ConfigError(f"source {source.name} cuts {source.window_us} us windows but the model slices "
+                              f"{self.front.slice_us} us")
         stop = stop or threading.Event()
         wq = self.queue = WindowQueue(self.queue_size, lossless=not source.realtime)
         errors: list[BaseException] = []

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edgevision.ir.random import _conv, random_network
-from edgevision.ir.schema import InputSpec, Layer, Network, save_ir, validate
+from edgevision.ir.schema import Layer, Network, grid_input, save_ir, validate
 
 
 def identity_pool(name: str, src: str, ch: int, grid: tuple[int, int]) -> Layer:
@@ -29,7 +29,7 @@ def chain_network(h: int = 7, w: int = 9) -> Network:
                                                               "mult_b": rng.integers(20000, 40000, 5).astype(np.int32)}))
     layers.append(_conv(rng, "down", "conv2x2_s2", "add", 5, 6, False))
     layers.append(identity_pool("readout", "down", 6, (-(-h // 2), -(-w // 2))))
-    return validate(Network("chain", InputSpec(h, w, 3), layers, "readout"))
+    return validate(Network("chain", grid_input(h, w, 3), layers, "readout"))
 
 
 def fc_requant_network() -> Network:
@@ -42,7 +42,7 @@ def fc_requant_network() -> Network:
     layers.append(Layer("fc", "fc", ["gap"], fc, {"weight": rng.integers(-127, 128, (6, 8)).astype(np.int8),
                                                    "bias": rng.integers(-500, 500, 6).astype(np.int32),
                                                    "mult": rng.integers(100, 3000, 6).astype(np.int32)}))
-    return validate(Network("fcq", InputSpec(10, 12, 4), layers, "fc"))
+    return validate(Network("fcq", grid_input(10, 12, 4), layers, "fc"))
 
 
 def logits_network() -> Network:

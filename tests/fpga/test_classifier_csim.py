@@ -8,6 +8,7 @@ import torch
 from edgevision.fpga.csim import compile_design
 from edgevision.fpga.flow import plan
 from edgevision.ir.random import random_tokens
+from edgevision.ir.schema import front_end
 from edgevision.nn.tensor import SparseTensor
 from edgevision.quant.calibrate import calibrate
 from edgevision.quant.classifier import QuantClassifier, export_classifier_ir
@@ -32,7 +33,8 @@ def _classifier_ir(windows):
             model.train()(x)
     qc = QuantClassifier.from_model(model.eval(), (H, W))
     calibrate(qc.backbone, [x])
-    return export_classifier_ir(qc.eval(), name="esda_cls")
+    front = front_end((W, H), {"downsample": 1, "slice_us": 50_000, "time_bins": 2, "input_clip": 8.0})
+    return export_classifier_ir(qc.eval(), front, name="esda_cls")
 
 
 def test_quantized_classifier_csim_is_bit_exact(tmp_path):

@@ -12,8 +12,10 @@ from edgevision.datasets.writer import write_recording, write_split_lists
 from edgevision.errors import DatasetError
 from edgevision.events.core import make_events
 from edgevision.fpga.boards import BOARDS
-from edgevision.fpga.windows import eye_windows, input_settings
-from edgevision.ir.schema import load_ir
+from edgevision.fpga.windows import eye_windows
+from edgevision.ir.schema import InputSpec, front_end, load_ir, save_ir
+
+from .conftest import logits_network
 
 
 @pytest.fixture(scope="module")
@@ -34,13 +36,23 @@ def eye_root(tmp_path_factory):
     return root
 
 
-def test_settings_fall_back_to_the_ir_input(logits_ir):
-    s = input_settings(load_ir(logits_ir))
-    assert s["downsample"] == 640 // 40 and s["time_bins"] == 2 and s["slice_us"] == 10_000
+@pytest.fixture(scope="module")
+def eye_ir(tmp_path_factory):
+    """The logits network fed by a 640x480 eye-camera front end (factor 16: a 30x40 grid, 2 bins x 2 polarities)."""
+    net = logits_network()
+    net.input = InputSpec.from_front_end(front_end((640, 480), {"downsample": 16, "slice_us": 10_000, "time_bins": 2,
+                                                                "input_clip": 127.0}))
+    return save_ir(net, tmp_path_factory.mktemp("eye_ir"))
 
 
-def test_eye_windows_are_int8_tokens_in_raster_order(eye_root, logits_ir):
-    net = load_ir(logits_ir)
+def test_windows_follow_the_ir_front_end(eye_root, eye_ir):
+    net = load_ir(eye_ir)
+    net.input.slice_us = 20_000  # 60 ms recordings: 3 slices each
+    assert len(eye_windows(net, eye_root, 100)) == 6
+
+
+def test_eye_windows_are_int8_tokens_in_raster_order(eye_root, eye_ir):
+    net = load_ir(eye_ir)
     wins = eye_windows(net, eye_root, 9)
     assert len(wins) == 9  # 6 slices of the first recording, 3 of the second
     for c, f in wins:
@@ -50,13 +62,13 @@ def test_eye_windows_are_int8_tokens_in_raster_order(eye_root, logits_ir):
         assert c[:, 0].max() < net.input.height and c[:, 1].max() < net.input.width
 
 
-def test_wrong_split_is_a_dataset_error(eye_root, logits_ir):
+def test_wrong_split_is_a_dataset_error(eye_root, eye_ir):
     with pytest.raises(DatasetError):
-        eye_windows(load_ir(logits_ir), eye_root / "missing", 3)
+        eye_windows(load_ir(eye_ir), eye_root / "missing", 3)
 
 
-def test_estimate_with_data_reports_per_window_latency(eye_root, logits_ir, capsys):
-    rc = main(["estimate", "--model", str(logits_ir), "--board", "zcu102", "--data", str(eye_root), "--split", "train",
+def test_estimate_with_data_reports_per_window_latency(eye_root, eye_ir, capsys):
+    rc = main(["estimate", "--model", str(eye_ir), "--board", "zcu102", "--data", str(eye_root), "--split", "train",
                 "--windows", "8", "--json"])
     out = capsys.readouterr()
     assert rc == 0, out.err

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from edgevision.ir.random import random_tokens
-from edgevision.ir.schema import load_ir, save_ir
+from edgevision.ir.schema import front_end, load_ir, save_ir
 from edgevision.nn.tensor import SparseTensor
 from edgevision.quant.calibrate import calibrate
 from edgevision.quant.classifier import QuantClassifier, export_classifier_ir
@@ -53,7 +53,8 @@ def qc(windows):
 
 def test_eval_logits_are_bit_exact_with_reference(qc, windows, tmp_path):
     got = qc(_batch(windows)).numpy()
-    net = load_ir(save_ir(export_classifier_ir(qc), tmp_path / "ir"))
+    front = front_end((W, H), {"downsample": 1, "slice_us": 50_000, "time_bins": 2, "input_clip": 8.0})
+    net = load_ir(save_ir(export_classifier_ir(qc, front), tmp_path / "ir"))
     fc = net.layer(net.output)
     assert fc.op == "fc" and fc.attrs["requant"] is False and fc.tensors["weight"].shape == (CLASSES, 4 * 12)
     for i, (c, f) in enumerate(windows):

@@ -30,6 +30,9 @@ def test_quantize_classifier_run_from_the_cli(tmp_path, capsys):
     net = load_ir(out)
     fc = net.layer(net.output)
     assert fc.op == "fc" and fc.attrs["out_ch"] == len(net.meta["classes"])
+    mc = net.meta["model_config"]
+    assert (net.input.sensor_size, net.input.downsample, net.input.time_bins, net.input.input_clip, net.input.slice_us) == (
+        tuple(net.meta["sensor_size"]), mc["downsample"], mc["time_bins"], mc["input_clip"], net.meta["window"]["window_us"])
     rng = np.random.default_rng(0)
     n = 40
     flat = np.sort(rng.choice(net.input.height * net.input.width, n, replace=False))

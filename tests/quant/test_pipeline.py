@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 
 from edgevision.cli import main
@@ -25,6 +26,15 @@ def test_quantize_command_writes_ir_and_report(tmp_path, capsys, eye_dataset):
     assert json.loads((out / "quant_report.json").read_text())["p10_int8"] == rep["p10_int8"]
     assert net.layers[-1].op == "pool" and net.meta["feature_scale"] > 0
     assert all(l.attrs.get("w_bits", 8) == 8 for l in net.layers)
+    # the IR is the whole contract: front end typed in the input spec, GRU head beside it (NumPy)
+    from edgevision.nn.checkpoint import load_eye_tracker
+    from edgevision.runtime.head import GRUHead, load_head
+    from edgevision.runtime.host_model import config_input
+
+    model, cfg = load_eye_tracker(ckpt)
+    assert vars(net.input) == {**vars(config_input(cfg)), "scale": net.input.scale}
+    head, ref = load_head(out), GRUHead.from_model(model)
+    assert all(np.array_equal(getattr(head, a), getattr(ref, a)) for a in ("w_ih_t", "w_hh_t", "b_ih", "b_hh", "w_out", "b_out"))
 
 
 @pytest.mark.slow
@@ -60,6 +70,7 @@ def test_qat_step_keeps_the_eval_model_bit_exact(eye_dataset, eye_cfg, sim_windo
     from edgevision.quant.calibrate import calibrate
     from edgevision.quant.eye import QuantEyeTracker
     from edgevision.quant.pipeline import qat_finetune, sample_windows
+    from edgevision.ir.schema import front_end
     from edgevision.quant.qbackbone import export_ir
 
     root, ckpt = eye_dataset
@@ -74,7 +85,7 @@ def test_qat_step_keeps_the_eval_model_bit_exact(eye_dataset, eye_cfg, sim_windo
     assert any(not torch.equal(before[k], v) for k, v in qm.backbone.log_scale.items())  # LSQ scales moved
     x = collate_tokens(sim_windows[:6], cfg.input.input_clip)
     got = qm.backbone(x).numpy()
-    net = export_ir(qm.backbone)
+    net = export_ir(qm.backbone, front_end(cfg.sensor_size, cfg.to_dict()["input"]))
     for i, t in enumerate(sim_windows[:6]):
         ref = run_network(net, t.coords, quantize_input(t.feats, net.input))
         np.testing.assert_array_equal(got[i], (ref.astype(np.float64) * net.layer("pool").attrs["scale"]).astype(np.float32))

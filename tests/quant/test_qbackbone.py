@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from edgevision.ir.schema import load_ir, save_ir
+from edgevision.ir.schema import front_end, load_ir, save_ir
 from edgevision.nn.inputs import collate_tokens
 from edgevision.quant.calibrate import calibrate, clip_range
 from edgevision.quant.qbackbone import QuantBackbone, export_ir
@@ -18,7 +18,7 @@ def test_eval_forward_is_bit_exact_with_reference_on_real_windows(trained_like_m
     qb = _qb(trained_like_model, eye_cfg, sim_windows)
     x = collate_tokens(sim_windows, eye_cfg.input.input_clip)
     got = qb(x).numpy()
-    net = export_ir(qb)
+    net = export_ir(qb, front_end(eye_cfg.sensor_size, eye_cfg.to_dict()["input"]))
     assert sum(len(t.coords) == 0 for t in sim_windows) < len(sim_windows)
     for i, t in enumerate(sim_windows):
         ref = run_network(net, t.coords, quantize_input(t.feats, net.input))
@@ -51,7 +51,7 @@ def test_fake_quant_forward_has_gradients_for_weights_and_scales(trained_like_mo
 def test_export_ir_round_trip(tmp_path, trained_like_model, eye_cfg, sim_windows):
     qb = _qb(trained_like_model, eye_cfg, sim_windows, method="percentile")
     qb.w_bits["b2r0_expand"] = 4
-    net = export_ir(qb, meta={"note": "test"})
+    net = export_ir(qb, front_end(eye_cfg.sensor_size, eye_cfg.to_dict()["input"]), meta={"note": "test"})
     back = load_ir(save_ir(net, tmp_path / "ir"))
     assert [l.name for l in back.layers] == [l.name for l in net.layers]
     lay = back.layer("b2r0_expand")

@@ -3,7 +3,7 @@ import pytest
 
 from edgevision.errors import EventValidationError
 from edgevision.ir.random import random_network, random_tokens
-from edgevision.ir.schema import InputSpec
+from edgevision.ir.schema import grid_input
 from edgevision.quant.reference import dequantize_output, quantize_input, run_network
 
 from .dense_oracle import run_dense
@@ -43,7 +43,7 @@ def test_return_all_gives_every_layer():
 
 
 def test_quantize_input_rounds_half_up_and_saturates():
-    spec = InputSpec(4, 4, 3, scale=0.5)
+    spec = grid_input(4, 4, 3, scale=0.5)
     q = quantize_input(np.array([[0.25, -0.25, 100.0], [0.74, -0.76, -100.0]]), spec)
     np.testing.assert_array_equal(q, [[1, 0, 127], [1, -2, -128]])
     assert q.dtype == np.int8

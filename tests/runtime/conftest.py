@@ -13,12 +13,13 @@ SENSOR = (640, 480)
 
 @pytest.fixture(scope="session")
 def tiny():
-    """(model, cfg, net): EyeTracker with a 64-feature backbone and a random IR with 64 int8 outputs."""
+    """(model, cfg, net): EyeTracker with a 64-feature backbone and a random IR with 64 int8 outputs (same front end)."""
     import torch
 
     from edgevision.ir.random import random_network
     from edgevision.nn.config import config_from_dict
     from edgevision.nn.eye_model import EyeTracker
+    from edgevision.runtime.host_model import config_input
 
     torch.manual_seed(0)
     cfg = config_from_dict({
@@ -27,6 +28,7 @@ def tiny():
         "gru": {"hidden": 16},
     })
     net = random_network(np.random.default_rng(0), 60, 80, 4, widths=(8, 16), grid=(2, 2))
+    net.input = config_input(cfg)  # the checkpoint's front end (640x480, factor 8, 2 bins, 10 ms, clip 15)
     return EyeTracker(cfg).eval(), cfg, net
 
 

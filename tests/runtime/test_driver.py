@@ -188,5 +188,5 @@ def test_csim_backend_without_a_compiler_is_an_error_not_the_reference(tiny, mon
     monkeypatch.setenv("CXX", "/nonexistent/g++")
     with pytest.raises(BackendError, match=r"--backend csim: reference \(C simulation unavailable: .*g\+\+.*--backend int"):
         make_backend("csim", net=net, input_clip=15.0)
-    be = open_accelerator("sim", net, 15.0)
+    be = open_accelerator("sim", net)
     assert be.compute_name.startswith("reference") and "simulated overlay: reference" in capsys.readouterr().err

@@ -15,6 +15,7 @@ import pytest
 from edgevision.errors import BackendError, ConfigError, EventFormatError
 from edgevision.events.core import EVENT_DTYPE
 from edgevision.events.formats import read_events, write_events
+from edgevision.runtime.host_model import config_input
 from edgevision.runtime.backends import make_backend
 from edgevision.runtime.session import run_tracker
 from edgevision.runtime.sources import DVSource, open_source
@@ -66,7 +67,7 @@ def test_tracker_follows_a_recording_in_progress(tmp_path, tiny, blob_windows):
     full = write_events(tmp_path / "full.raw", events, SENSOR, format="evt3")
     th = _record(tmp_path / "live.raw", full.read_bytes(), pause=0.01)
     src = TailSource(tmp_path / "live.raw", idle_s=0.3)
-    summary = run_tracker(make_backend("int", net=net, input_clip=cfg.input.input_clip), model, cfg, src, None,
+    summary = run_tracker(make_backend("int", net=net, input_clip=cfg.input.input_clip), model, config_input(cfg), src, None,
                           live=False)
     th.join()
     assert summary["windows"] + summary["dropped"] == 30 and summary["source"] == f"tail:{tmp_path / 'live.raw'}"

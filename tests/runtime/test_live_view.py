@@ -16,6 +16,7 @@ import pytest
 
 from edgevision.errors import ConfigError
 from edgevision.runtime import render
+from edgevision.runtime.host_model import config_input
 from edgevision.runtime.backends import make_backend
 from edgevision.runtime.live_view import JupyterView, LiveServer, show_video, video_html
 from edgevision.runtime.render import FrameRenderer, VideoOutput, decoded_frames, get_palette
@@ -136,7 +137,7 @@ def test_tracker_run_feeds_the_live_server(tiny, blob_windows):
     reader.start()
     time.sleep(0.2)
     try:
-        summary = run_tracker(backend, model, cfg, ReplaySource(blob_windows(60), SENSOR, realtime=True), None,
+        summary = run_tracker(backend, model, config_input(cfg), ReplaySource(blob_windows(60), SENSOR, realtime=True), None,
                               live=False, views=[server])
         reader.join(10)
     finally:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from edgevision.runtime.host_model import config_input
 from edgevision.runtime.backends import make_backend
 from edgevision.runtime.render import PALETTES, FrameRenderer, decoded_frames, get_palette
 from edgevision.runtime.session import resolve, run_tracker
@@ -20,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_headless_run_writes_decodable_video_and_jsonl(tmp_path, tiny, blob_windows):
     model, cfg, net = tiny
     backend = make_backend("int", model=model, net=net, input_clip=15.0)
-    summary = run_tracker(backend, model, cfg, ReplaySource(blob_windows(40), SENSOR, realtime=False), tmp_path, live=False)
+    summary = run_tracker(backend, model, config_input(cfg), ReplaySource(blob_windows(40), SENSOR, realtime=False), tmp_path, live=False)
     assert summary["windows"] == 40
     assert decoded_frames(summary["video"]) == 10  # 25 fps: one frame per 4 windows of 10 ms
     rows = [json.loads(line) for line in Path(summary["predictions"]).read_text().splitlines()]
@@ -90,7 +91,7 @@ def test_failed_run_leaves_no_partial_outputs(tmp_path, tiny, blob_windows):
 
     model, cfg, _ = tiny
     with pytest.raises(BackendError):
-        run_tracker(Failing(), model, cfg, ReplaySource(blob_windows(3), SENSOR, realtime=False), tmp_path, live=False)
+        run_tracker(Failing(), model, config_input(cfg), ReplaySource(blob_windows(3), SENSOR, realtime=False), tmp_path, live=False)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -105,7 +106,7 @@ def test_a_failing_writer_stops_the_run_and_leaves_no_partial_outputs(tmp_path, 
     model, cfg, _ = tiny
     backend = make_backend("torch", model=model, input_clip=cfg.input.input_clip)
     with pytest.raises(OSError, match="No space left"):
-        run_tracker(backend, model, cfg, ReplaySource(blob_windows(40), SENSOR, realtime=False), tmp_path, live=False)
+        run_tracker(backend, model, config_input(cfg), ReplaySource(blob_windows(40), SENSOR, realtime=False), tmp_path, live=False)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -123,7 +124,7 @@ def test_a_slow_writer_skips_video_frames_but_keeps_every_prediction(tmp_path, t
     monkeypatch.setattr(render.VideoOutput, "write", slow)
     model, cfg, _ = tiny
     backend = make_backend("torch", model=model, input_clip=cfg.input.input_clip)
-    summary = run_tracker(backend, model, cfg, ReplaySource(blob_windows(400), SENSOR, realtime=False), tmp_path, live=False)
+    summary = run_tracker(backend, model, config_input(cfg), ReplaySource(blob_windows(400), SENSOR, realtime=False), tmp_path, live=False)
     lines = (tmp_path / "predictions.jsonl").read_text().splitlines()
     assert summary["windows"] == 400 and len(lines) == 400
     assert 0 < decoded_frames(summary["video"]) < 400 * 10 // 40  # 100 frames at 25 fps without skipping

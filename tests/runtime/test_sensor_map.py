@@ -12,6 +12,7 @@ import pytest
 
 from edgevision.errors import ConfigError
 from edgevision.events.core import make_events
+from edgevision.runtime.host_model import config_input
 from edgevision.runtime.backends import make_backend
 from edgevision.runtime.sensor_map import PROFILES, load_profile, make_sensor_map, resolve_sensor_map
 from edgevision.runtime.sources import ReplaySource, TrackWindow
@@ -133,10 +134,10 @@ def test_tracking_an_evk4_equals_tracking_the_model_view(tiny, blob_windows):
     model, cfg, net = tiny
     model_w, cam_w = _upscale_to_evk4(blob_windows(15))
     backend = make_backend("int", net=net, input_clip=cfg.input.input_clip)
-    direct = TrackerLoop(backend, model, cfg)
+    direct = TrackerLoop(backend, model, config_input(cfg))
     direct.run(ReplaySource(model_w, MODEL, realtime=False))
     smap = resolve_sensor_map((1280, 720), MODEL, "evk4")
-    mapped = TrackerLoop(backend, model, cfg, sensor_map=smap)
+    mapped = TrackerLoop(backend, model, config_input(cfg), sensor_map=smap)
     summary = mapped.run(ReplaySource(cam_w, (1280, 720), realtime=False))
     assert summary["sensor_map"]["profile"] == "evk4" and summary["labelled_windows"] == 15
     for a, b in zip(direct.predictions, mapped.predictions):
@@ -145,7 +146,7 @@ def test_tracking_an_evk4_equals_tracking_the_model_view(tiny, blob_windows):
         assert b.record()["model_x"] == round(a.x, 3)
     # the metrics are taken in camera px against camera-px labels: same pixel errors scaled by the sensor
     with pytest.raises(ConfigError, match="sensor map is for a 1280x720"):
-        TrackerLoop(backend, model, cfg, sensor_map=smap).run(ReplaySource(model_w, MODEL, realtime=False))
+        TrackerLoop(backend, model, config_input(cfg), sensor_map=smap).run(ReplaySource(model_w, MODEL, realtime=False))
 
 
 def test_cli_tracks_a_1280x720_recording_and_rejects_a_wrong_profile(tmp_path, blob_windows):

@@ -11,6 +11,7 @@ import torch
 from edgevision.errors import ConfigError
 from edgevision.events.tokens import histogram_tokens
 from edgevision.nn.inputs import collate_tokens
+from edgevision.runtime.host_model import config_input
 from edgevision.runtime.backends import BACKENDS, Inference, make_backend, register_backend
 from edgevision.runtime.sim_overlay import reference_words
 from edgevision.runtime.sources import ReplaySource
@@ -36,7 +37,7 @@ def test_loop_matches_offline_sequence_model(tiny, blob_windows):
     """Running window by window with the GRU state carried equals the model's forward over the sequence."""
     model, cfg, _ = tiny
     wins = blob_windows(12)
-    loop = TrackerLoop(make_backend("torch", model=model, input_clip=cfg.input.input_clip), model, cfg)
+    loop = TrackerLoop(make_backend("torch", model=model, input_clip=cfg.input.input_clip), model, config_input(cfg))
     summary = loop.run(ReplaySource(wins, SENSOR, realtime=False))
     assert summary["windows"] == 12 and summary["dropped"] == 0
     toks = [histogram_tokens(w.events, SENSOR, factor=8, time_bins=2, t_start=w.t_start, t_end=w.t_end) for w in wins]
@@ -50,7 +51,7 @@ def test_loop_matches_offline_sequence_model(tiny, blob_windows):
 def test_overload_drops_oldest_and_never_blocks_the_source(tiny, blob_windows):
     model, cfg, _ = tiny
     wins = blob_windows(30, events=200)
-    loop = TrackerLoop(SlowBackend(0.03, model.backbone.feature_dim), model, cfg, queue_size=2)
+    loop = TrackerLoop(SlowBackend(0.03, model.backbone.feature_dim), model, config_input(cfg), queue_size=2)
     t0 = time.perf_counter()
     summary = loop.run(ReplaySource(wins, SENSOR, realtime=True))
     wall = time.perf_counter() - t0
@@ -68,7 +69,7 @@ def test_one_warm_up_window_runs_before_the_source_and_is_not_reported(tiny, blo
     calls = []
     infer = backend.infer
     backend.infer = lambda tokens: calls.append(tokens.coords.shape[0]) or infer(tokens)
-    loop = TrackerLoop(backend, model, cfg)
+    loop = TrackerLoop(backend, model, config_input(cfg))
     summary = loop.run(ReplaySource(blob_windows(5), SENSOR, realtime=False))
     assert len(calls) == 6 and calls[0] == 1  # the warm-up: 8 events on one site at the sensor centre
     assert summary["windows"] == 5 and [p.index for p in loop.predictions] == [0, 1, 2, 3, 4]
@@ -76,7 +77,7 @@ def test_one_warm_up_window_runs_before_the_source_and_is_not_reported(tiny, blo
 
 def test_offline_replay_is_lossless_under_overload(tiny, blob_windows):
     model, cfg, _ = tiny
-    loop = TrackerLoop(SlowBackend(0.005, model.backbone.feature_dim), model, cfg, queue_size=2)
+    loop = TrackerLoop(SlowBackend(0.005, model.backbone.feature_dim), model, config_input(cfg), queue_size=2)
     summary = loop.run(ReplaySource(blob_windows(20, events=100), SENSOR, realtime=False))
     assert summary["windows"] == 20 and summary["dropped"] == 0
 
@@ -88,7 +89,7 @@ def test_integer_backends_agree_and_csim_reports_cycles(tiny, blob_windows):
     for name in ("int", "csim", "engine", "torch-int"):
         # csim here: the driver + simulated overlay path, computing with the reference (C-sim: test_driver)
         be = make_backend(name, model=model, net=net, input_clip=15.0, compute=reference_words(net))
-        loop = TrackerLoop(be, model, cfg)
+        loop = TrackerLoop(be, model, config_input(cfg))
         loop.run(ReplaySource(wins, SENSOR, realtime=False))
         outs[name] = np.array([[p.x, p.y, p.closed_prob] for p in loop.predictions])
         if name == "csim":
@@ -109,7 +110,7 @@ def test_registry_and_errors(tiny, blob_windows):
         assert make_backend("slow-test").name == "slow"
     finally:
         del BACKENDS["slow-test"]
-    loop = TrackerLoop(SlowBackend(0.0, 64), model, cfg)
+    loop = TrackerLoop(SlowBackend(0.0, 64), model, config_input(cfg))
     with pytest.raises(ConfigError, match="sensor"):
         loop.run(ReplaySource(blob_windows(2), (320, 240), realtime=False))
 
@@ -153,7 +154,7 @@ def test_torch_loop_runs_on_one_intra_op_thread_and_restores_the_count(tiny, blo
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        TrackerLoop(backend, model, cfg).run(ReplaySource(blob_windows(3), SENSOR, realtime=False))
+        TrackerLoop(backend, model, config_input(cfg)).run(ReplaySource(blob_windows(3), SENSOR, realtime=False))
         assert seen == [1, 1, 1, 1] and torch.get_num_threads() == 2  # the warm-up window, then 3 windows
     finally:
         torch.set_num_threads(before)
