@@ -88,7 +88,6 @@ class GRUHead:
                               self.w_out, self.b_out)
 
 
-
 def load_head(directory: str | Path) -> GRUHead:
     """The GRU head saved in an IR folder (:mod:`edgevision.ir.head`), NumPy only."""
     return GRUHead(*load_head_arrays(directory).values())

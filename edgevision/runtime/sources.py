@@ -117,7 +117,7 @@ class FileSource(ReplaySource):
 
         path = Path(path)
         events, sensor = read_events(path)
-        from edgevision.datasets.layouts import LABEL_FILE, parse_labels
+        from edgevision.datasets.layouts import LABEL_FILE, LABEL_PERIOD_US, parse_labels
 
         label_path = Path(labels) if labels is not None else path.parent / LABEL_FILE
         label_rows = None
@@ -125,6 +125,9 @@ class FileSource(ReplaySource):
             if not label_path.is_file():
                 raise ConfigError(f"{label_path}: label file not found")
             label_rows = parse_labels(label_path.read_text(), label_path)
+            if window_us != LABEL_PERIOD_US:
+                raise ConfigError(f"{label_path}: labels are {LABEL_PERIOD_US // 1000} ms apart but the model slices "
+                                  f"{window_us} us windows; they would pair with the wrong windows")
         if events.shape[0] == 0:
             raise ConfigError(f"{path}: no events to replay")
         t0 = int(events["t"][0])

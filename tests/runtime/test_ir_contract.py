@@ -76,3 +76,12 @@ def test_an_ir_without_its_head_asks_for_quantize_or_a_checkpoint(tmp_path, caps
     (ir_copy / HEAD_FILE).write_bytes(b"junk")
     with pytest.raises(IRError, match="head.npz: unreadable"):
         load_head(ir_copy)
+
+
+def test_labels_need_the_label_period(tmp_path, recording):
+    from edgevision.runtime.sources import FileSource
+
+    (recording.parent / "label.txt").write_text("".join(f"({320 + i}, 240, 0)\n" for i in range(12)))
+    assert FileSource(recording, realtime=False).labelled
+    with pytest.raises(ConfigError, match="labels are 10 ms apart but the model slices 20000 us"):
+        FileSource(recording, realtime=False, window_us=20_000)
