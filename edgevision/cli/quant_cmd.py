@@ -1,4 +1,5 @@
-"""Commands of the quantization stage: ``edgevision quantize`` and ``edgevision quant export-onnx``."""
+"""Commands of the quantization stage: ``edgevision quantize``, ``edgevision quant export-onnx`` and
+``edgevision quant export-qonnx``."""
 
 from __future__ import annotations
 
@@ -36,8 +37,14 @@ def _export_onnx(args: argparse.Namespace) -> dict[str, Any]:
     return export_onnx(args.checkpoint, args.out, check=not args.no_check)
 
 
+def _export_qonnx(args: argparse.Namespace) -> dict[str, Any]:
+    from edgevision.quant.qonnx_export import export_qonnx
+
+    return export_qonnx(args.model, args.out, check=args.check)
+
+
 def register(cli) -> None:
-    """Add ``quantize`` (top level) and ``quant export-onnx``."""
+    """Add ``quantize`` (top level), ``quant export-onnx`` and ``quant export-qonnx``."""
     p = cli.command("quantize", _quantize, "quantize an eye-tracker checkpoint (or, with --classifier, a sparse CNN "
                     "classifier run) to the integer IR and report float vs int8 accuracy")
     p.add_argument("--checkpoint", required=True, help="eye-tracker checkpoint (.safetensors with its .json), or with "
@@ -64,3 +71,10 @@ def register(cli) -> None:
     e.add_argument("--checkpoint", required=True, help="eye-tracker checkpoint (.safetensors with its .json)")
     e.add_argument("--out", required=True, help="output folder: backbone.onnx, gru_head.onnx")
     e.add_argument("--no-check", action="store_true", help="skip the onnxruntime vs PyTorch comparison")
+
+    q = cli.command("export-qonnx", _export_qonnx, "export the int8 IR as a QONNX graph (dense + site mask, Quant-annotated "
+                    "int8 weights), bit-exact with the integer reference, for FINN / hls4ml flows", group="quant")
+    q.add_argument("--model", required=True, help="integer IR folder (network.json, tensors.npz), e.g. models/eye_small_int8")
+    q.add_argument("--out", required=True, help="QONNX file to write (FILE.onnx)")
+    q.add_argument("--check", type=int, default=2, metavar="N", help="random windows run with qonnx and compared bit for "
+                   "bit with the integer reference (default 2; 0 skips; skipped when qonnx is not installed)")
