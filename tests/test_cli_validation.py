@@ -141,6 +141,8 @@ TABLE = [
     ("csim-missing-model", ["csim", "--model", "nomodel"], "nomodel"),
     ("hls-unwritable", ["export", "hls", "--model", IR, "--board", "zcu102", "--out", "/proc/nodir"], "--out"),
     ("hls-fraction", ["export", "hls", "--model", IR, "--board", "zcu102", "--out", "proj", "--fraction", "1.5"], "--fraction"),
+    ("quiet-info-missing", ["-q", "events", "info", "nofile.npy"], "nofile.npy"),  # -q keeps the error line
+    ("verbose-convert-missing", ["-v", "events", "convert", "nofile.npy", "o.npy"], "nofile.npy"),
 ]
 # argparse's own errors print a usage block before the error line: one line needs an ArgumentParser.error
 # override in edgevision/cli/__init__.py (shared file); kept here as the expected behaviour
@@ -149,6 +151,9 @@ ARGPARSE = [
     ("train-epochs-not-int", ["train", "eye", "--config", "TINYCFG", "--data", "EMPTY", "--out", "run", "--epochs", "abc"], "--epochs"),
     ("eval-unknown-split", ["eval", "eye", "--checkpoint", CKPT, "--data", "EMPTY", "--split", "dev"], "--split"),
     ("estimate-unknown-board", ["estimate", "--model", IR, "--board", "nosuch"], "--board"),
+    ("quiet-and-verbose", ["-q", "-v", "events", "info", "x.npy"], "--quiet"),
+    ("quiet-unknown-flag", ["-q", "events", "info", "x.npy", "--loud"], "--loud"),
+    ("version-after-command", ["events", "info", "x.npy", "--version"], "--version"),
 ]
 
 
@@ -193,3 +198,16 @@ def test_table_of_argparse_errors(capfd, table_env, argv, needle):
     assert info.value.code == 2 and out == "", (info.value.code, out, err)
     assert len(lines) == 1 and lines[0].startswith("edgevision: error:") and needle in lines[0], err
     assert list(work.iterdir()) == [], "partial output left behind"
+
+
+def test_version_row(capfd, table_env):
+    """``--version``: one line ``edgevision X.Y.Z`` on stdout, exit 0, nothing written (also with -q)."""
+    from importlib.metadata import version
+
+    work, resolve = table_env
+    for argv in (["--version"], ["-q", "--version"]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        out, err = capfd.readouterr()
+        assert info.value.code == 0 and err == "" and out == f"edgevision {version('edgevision')}\n", (out, err)
+    assert list(work.iterdir()) == []

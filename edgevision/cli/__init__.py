@@ -3,13 +3,18 @@
 Each command group lives in its own module with a ``register(cli)`` function. Every command returns a
 dict of results; with ``--json`` it is printed as one JSON object, otherwise as readable lines.
 Errors derived from :class:`edgevision.errors.EdgevisionError` print one line and exit with code 2.
+Top-level options: ``--version``; ``-v/--verbose`` and ``-q/--quiet`` set the level of the ``edgevision`` logger
+(INFO; WARNING by default; ERROR), and ``-q`` also turns progress bars (tqdm) off, in child processes too.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
+import logging
+import os
 import sys
 from typing import Any, Callable, NoReturn
 
@@ -42,6 +47,12 @@ class CLI:
 
     def __init__(self) -> None:
         self.parser = OneLineParser(prog="edgevision", description=__doc__.splitlines()[0])
+        self.parser.add_argument("--version", action="version", version=f"edgevision {version()}")
+        loud = self.parser.add_mutually_exclusive_group()
+        loud.add_argument("-v", "--verbose", dest="verbosity", action="store_const", const=1, default=0,
+                          help="log progress messages (INFO) of the edgevision logger")
+        loud.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const=-1,
+                          help="only errors: no warnings (ERROR) and no progress bars")
         self.top = self.parser.add_subparsers(dest="command", metavar="COMMAND")
         self._groups: dict[str, argparse._SubParsersAction] = {}
 
@@ -59,6 +70,67 @@ class CLI:
             gp = self.top.add_parser(name, help=help or f"{name} commands")
             self._groups[name] = gp.add_subparsers(dest=f"{name}_command", metavar="SUBCOMMAND", required=True)
         return self._groups[name]
+
+
+def version() -> str:
+    """The installed package's version (package metadata), else the source tree's ``edgevision.__version__``."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("edgevision")
+    except PackageNotFoundError:
+        from edgevision import __version__
+
+        return __version__
+
+
+LEVELS = {1: logging.INFO, 0: logging.WARNING, -1: logging.ERROR}
+
+
+class _Formatter(logging.Formatter):
+    """``edgevision: warning: message``, like the CLI's other messages."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"edgevision: {record.levelname.lower()}: {record.getMessage()}"
+
+
+@contextlib.contextmanager
+def verbosity(level: int):
+    """For one command: the ``edgevision`` logger at LEVELS[level] printing to stderr; at -1 (``-q``) tqdm
+    progress bars off in this process (every tqdm bar, whatever its ``disable=``) and, through TQDM_DISABLE, in
+    child processes. Everything is put back afterwards (main() may run several times in one process)."""
+    logger = logging.getLogger("edgevision")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter())
+    old_level, old_env, undo = logger.level, os.environ.get("TQDM_DISABLE"), None
+    logger.setLevel(LEVELS[level])
+    logger.addHandler(handler)
+    if level < 0:
+        os.environ["TQDM_DISABLE"] = "1"
+        from tqdm import std
+
+        undo = std.tqdm.__dict__["__init__"]  # put back as it was (tqdm wraps it in a partialmethod)
+        init = std.tqdm.__init__
+
+        def quiet_init(self, *args, **kwargs):
+            kwargs["disable"] = True
+            init(self, *args, **kwargs)
+
+        std.tqdm.__init__ = quiet_init
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+        if undo is not None:
+            from tqdm import std
+
+            std.tqdm.__init__ = undo
+            if old_env is None:
+                os.environ.pop("TQDM_DISABLE", None)
+            else:
+                os.environ["TQDM_DISABLE"] = old_env
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        emit(args.handler(args), args.json)
+        with verbosity(args.verbosity):
+            emit(args.handler(args), args.json)
     except EdgevisionError as exc:
         print(f"edgevision: error: {exc}", file=sys.stderr)
         return 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -23,13 +24,17 @@ def sidecar(path: str | Path) -> Path:
 
 
 def save_checkpoint(path: str | Path, model: EyeTracker, cfg: EyeConfig, meta: dict[str, Any] | None = None) -> Path:
-    """Write the weights to ``path`` (.safetensors) and config + ``meta`` to the JSON beside it."""
+    """Write the weights to ``path`` (.safetensors) and config + ``meta`` to the JSON beside it, which also holds
+    the weights' sha256: a kill between the two writes leaves new weights beside the old JSON, and
+    :func:`load_eye_tracker` refuses that pair instead of loading weights under another epoch's metadata."""
     from safetensors.torch import save
 
     path = Path(path)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    write_bytes_atomic(path, save(state))
-    doc = {"schema": CHECKPOINT_SCHEMA, "version": CHECKPOINT_VERSION, "config": cfg.to_dict(), "meta": meta or {}}
+    data = save(state)
+    write_bytes_atomic(path, data)
+    doc = {"schema": CHECKPOINT_SCHEMA, "version": CHECKPOINT_VERSION, "config": cfg.to_dict(), "meta": meta or {},
+           "weights_sha256": hashlib.sha256(data).hexdigest()}
     write_text_atomic(sidecar(path), json.dumps(doc, indent=1, default=str))
     return path
 
@@ -59,6 +64,10 @@ def load_eye_tracker(path: str | Path, device: str | torch.device = "cpu") -> tu
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
     doc = read_sidecar(path)
+    want_sha = doc.get("weights_sha256")  # absent in checkpoints written before it was added
+    if want_sha is not None and hashlib.sha256(path.read_bytes()).hexdigest() != want_sha:
+        raise CheckpointError(f"{path}: not the weights {sidecar(path).name} describes (sha256 differs; a write "
+                              "interrupted between the two files?); rerun `edgevision train eye --resume`")
     try:
         cfg = config_from_dict(doc.get("config"), str(sidecar(path)))
         model = EyeTracker(cfg)

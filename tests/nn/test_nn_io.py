@@ -68,6 +68,25 @@ def test_checkpoint_round_trip_and_mismatch(tmp_path):
         load_eye_tracker(tmp_path / "none.safetensors")
 
 
+def test_checkpoint_pair_torn_by_a_kill_between_its_two_writes_is_refused(tmp_path):
+    """kill -9 after NAME.safetensors is renamed but before NAME.json is: the new weights sit beside the previous
+    epoch's JSON; the JSON's weights_sha256 makes load_eye_tracker refuse the pair (tools/kill_matrix.py found it)."""
+    from edgevision.atomic import write_bytes_atomic
+
+    cfg = config_from_dict(CFG)
+    torch.manual_seed(0)
+    path = save_checkpoint(tmp_path / "m.safetensors", EyeTracker(cfg), cfg, {"epoch": 1})
+    torch.manual_seed(1)
+    other = save_checkpoint(tmp_path / "n.safetensors", EyeTracker(cfg), cfg, {"epoch": 2})
+    write_bytes_atomic(path, other.read_bytes())  # epoch 2's weights, epoch 1's JSON
+    with pytest.raises(CheckpointError, match="sha256 differs"):
+        load_eye_tracker(path)
+    doc = json.loads((tmp_path / "m.json").read_text())
+    del doc["weights_sha256"]  # a checkpoint from before the field: loads as before
+    (tmp_path / "m.json").write_text(json.dumps(doc))
+    load_eye_tracker(path)
+
+
 def test_distances_scale_to_80x60():
     d = distances_80x60(np.array([[8.0, 0.0], [0.0, 0.0]]), np.array([[0.0, 0.0], [24.0, 32.0]]), (640, 480))
     np.testing.assert_allclose(d, [1.0, 5.0])
