@@ -410,6 +410,8 @@ class Matrix:
                     continue
                 files = [str(p.relative_to(out)) for n in ds.names for p in (out / split / n).iterdir() if not is_temp(p)]
                 taken[f"ThreeETPlus {split}"] = [f"{split}_files.txt", *files]
+            if not any(k.startswith("ThreeETPlus") for k in taken):
+                cell.notes.append("ThreeETPlus refuses (no split list)")
             return taken
 
         def convert_accepted(out: Path, cell: Cell) -> dict[str, list[str] | None]:
@@ -555,7 +557,7 @@ class Matrix:
             why = c.notes + ["accepted only where complete: " + ", ".join(taken)]
             c.taken_complete = f"no ({'; '.join(why)})"
         else:
-            why = c.notes + ["refused" if left else "absent"]
+            why = c.notes or ["refused" if left else "absent"]
             c.taken_complete = f"no ({'; '.join(why)})"
         # (b) the rerun gives the uninterrupted result
         code2, _, _, err2 = run_cli(cmd.argv(out) + cmd.resume, self.work)
