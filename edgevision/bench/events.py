@@ -36,7 +36,13 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from edgevision.atomic import atomic_path
+from edgevision.errors import ConfigError
 from edgevision.events.core import SensorSize, make_events
+from edgevision.events.formats import read_events, write_events
+from edgevision.events.formats.hdf5 import THREEET_PLUS_DTYPE
+from edgevision.events.representations import window_tokens
+from edgevision.events.windows import time_windows
 
 # name: (edgevision writer format, file name)
 BENCH_FORMATS: dict[str, tuple[str, str]] = {
@@ -82,9 +88,6 @@ def recorded_stream(
 ) -> tuple[np.ndarray, SensorSize]:
     """Event files read in the given order and played back to back (each shifted to start 1 us after the
     previous one ends), cut at ``n_events``; all files must share one sensor size."""
-    from edgevision.errors import ConfigError
-    from edgevision.events.formats import read_events
-
     parts: list[np.ndarray] = []
     sensor: SensorSize | None = None
     have, next_t = 0, 0
@@ -172,10 +175,7 @@ def _write_h5_gzip(path: Path, events: np.ndarray) -> None:
     """The 3ET+ table (uint64 t, x, y, p rows, dataset ``events``) as gzip-compressed chunks, atomically."""
     import h5py
 
-    from edgevision.atomic import atomic_path
-    from edgevision.events.formats.hdf5 import _THREEET_PLUS_DTYPE
-
-    table = np.empty(events.shape[0], _THREEET_PLUS_DTYPE)
+    table = np.empty(events.shape[0], THREEET_PLUS_DTYPE)
     for name in ("t", "x", "y", "p"):
         table[name] = events[name]
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
@@ -273,10 +273,6 @@ class _Timer:
 
 
 def _ours(path: Path, sensor: SensorSize, window_us: int) -> tuple[dict[str, float], Any]:
-    from edgevision.events.formats import read_events
-    from edgevision.events.representations import window_tokens
-    from edgevision.events.windows import time_windows
-
     tm = _Timer()
     events, _ = read_events(path, sensor_size=sensor)
     tm.lap("read_s")
@@ -293,8 +289,6 @@ def _tonic(
 ) -> tuple[dict[str, float], np.ndarray]:
     """tonic's job: load, Downsample by 1/8, ToFrame in half-window bins over [grid start, grid end)."""
     import tonic.transforms
-
-    from edgevision.events.formats import read_events
 
     tm = _Timer()
     events = reader(path) if reader is not None else read_events(path, sensor_size=sensor)[0]
@@ -339,9 +333,6 @@ def _tokens_match_frames(batch: Any, frames: np.ndarray, windows: int) -> bool:
 
 def _warm_up(sensor: SensorSize, window_us: int) -> None:
     """Load the compiled kernels (numba caches) once, so that no format pays for them."""
-    from edgevision.events.representations import window_tokens
-    from edgevision.events.windows import time_windows
-
     ev = synthetic_stream(2000, sensor)
     window_tokens(ev, sensor, time_windows(ev, window_us), TRACKER_DOWNSAMPLE, TRACKER_TIME_BINS)
 
@@ -362,8 +353,6 @@ def run_events_benchmark(
     The stream is :func:`synthetic_stream` (``sensor_size`` default 640x480), or with ``sources`` the
     :func:`recorded_stream` of those files (``n_events`` at most; ``sensor_size`` overrides theirs).
     """
-    from edgevision.events.formats import write_events
-
     say = progress or (lambda _msg: None)
     names = list(formats or BENCH_FORMATS)
     unknown = [n for n in names if n not in BENCH_FORMATS]

@@ -15,12 +15,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from edgevision.nn.checkpoint import load_eye_tracker
+from edgevision.nn.dense import DenseBackbone, to_dense
+from edgevision.nn.eye_data import load_split, make_batch
+
 IMPLS = ("spconv", "torch", "dense")
 
 
 def _windows(recs, count: int, downsample: int):
-    from edgevision.nn.eye_data import make_batch
-
     pool = [(r, i) for r, rec in enumerate(recs) for i in np.flatnonzero(np.diff(rec.offsets) > 0)]
     if not pool:
         raise ValueError("no non-empty windows in the data")
@@ -52,10 +54,6 @@ def bench_eye(
     cache_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Run the benchmark; returns medians (ms), ratios, MACs per window and the windows' density."""
-    from edgevision.nn.checkpoint import load_eye_tracker
-    from edgevision.nn.dense import DenseBackbone, to_dense
-    from edgevision.nn.eye_data import load_split
-
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

@@ -36,8 +36,18 @@ from tqdm import tqdm
 from edgevision.atomic import atomic_path, write_text_atomic
 from edgevision.cache import cache_dir
 from edgevision.errors import ConfigError
+from edgevision.ir.schema import load_ir
+from edgevision.nn.checkpoint import load_eye_tracker
+from edgevision.nn.eye_data import load_split
 from edgevision.nn.metrics import PHASES, eye_metrics
 from edgevision.nn.postprocess import FILTER_K, FILTER_THRESHOLD, motion_median_filter
+from edgevision.nn.train import evaluate
+from edgevision.quant.reference import dequantize_output, quantize_input
+from edgevision.quant.torch_int import TorchIntNetwork
+from edgevision.runtime.session import resolve
+from edgevision.sim.eye_domain import HELDOUT_FACTORS
+from edgevision.sim.eye_generator import generate_dataset
+from edgevision.sim.eyeball import generate_family_dataset
 
 METRIC_KEYS = ("p1", "p3", "p5", "p10", "mean_distance", "jitter", "offset_dx", "offset_dy", "phases", "windows")
 MANIFEST = "manifest.json"
@@ -47,14 +57,10 @@ class IRBackbone:
     """An IR folder's integer backbone on batches: float counts -> int8 input -> integer network -> features."""
 
     def __init__(self, net: Any, feature_dim: int) -> None:
-        from edgevision.quant.torch_int import TorchIntNetwork
-
         self.net, self.feature_dim = net, feature_dim
         self.runner = TorchIntNetwork(net)
 
     def __call__(self, x: Any) -> torch.Tensor:
-        from edgevision.quant.reference import dequantize_output, quantize_input
-
         q = torch.from_numpy(quantize_input(x.feats.cpu().numpy(), self.net.input).astype(np.int64))
         out = self.runner(x.replace(q.to(x.feats.device)))
         if out.shape[1] != self.feature_dim:
@@ -74,13 +80,9 @@ class IntEyeTracker(torch.nn.Module):
 
 def load_model(checkpoint: str | Path, int8: str | Path | None) -> tuple[torch.nn.Module, Any]:
     """(model, config): the float checkpoint, or its GRU/head on the IR folder ``int8``."""
-    from edgevision.nn.checkpoint import load_eye_tracker
-    from edgevision.runtime.session import resolve
-
     model, cfg = load_eye_tracker(resolve(checkpoint))
     if int8 is None:
         return model, cfg
-    from edgevision.ir.schema import load_ir
 
     net = load_ir(resolve(int8))
     grid = cfg.input.grid(cfg.sensor_size)
@@ -101,17 +103,10 @@ def sim_hash() -> str:
 
 def set_generators(jobs: int) -> dict[str, Callable[[Path, int, float, int], Any]]:
     """{set name: generate(out, recordings, seconds, seed)} for own, family and every held-out range."""
-    from edgevision.sim.eye_domain import HELDOUT_FACTORS
-    from edgevision.sim.eye_generator import generate_dataset
-
     def ours(domain: str) -> Callable[[Path, int, float, int], Any]:
         return lambda out, n, s, seed: generate_dataset(out, n, s, seed, workers=jobs, domain=domain)
 
     def family(out: Path, n: int, s: float, seed: int) -> Any:
-        try:
-            from edgevision.sim.eyeball import generate_family_dataset
-        except ImportError as exc:
-            raise ConfigError(f"the held-out renderer family (edgevision.sim.eyeball) is not available: {exc}") from None
         return generate_family_dataset(out, n, s, seed, jobs)
 
     return {"own": ours("train"), "family": family, **{f"ranges.{f}": ours(f"heldout:{f}") for f in HELDOUT_FACTORS}}
@@ -153,8 +148,6 @@ def cached_set(name: str, generate: Callable[[Path, int, float, int], Any], root
 
 def load_set(root: Path, cfg: Any, test_only: bool) -> tuple[list, str]:
     """(recordings as slices, "test" or "all"): the test split when ``test_only`` and it is not empty, else all."""
-    from edgevision.nn.eye_data import load_split
-
     slices = root / "slices"
     if test_only:
         recs = load_split(root, "test", cfg, slices)
@@ -169,8 +162,6 @@ def _pick(m: dict) -> dict:
 
 def evaluate_set(model: torch.nn.Module, cfg: Any, recs: list, k: int, threshold: float) -> dict[str, Any]:
     """Metrics of ``model`` on ``recs`` (100 Hz labels), raw and after the post-filter (``filtered``)."""
-    from edgevision.nn.train import evaluate
-
     metrics, preds = evaluate(model, recs, cfg)
     lab = np.concatenate([r.labels for r in recs])
     names = np.concatenate([[r.name] * r.n for r in recs])

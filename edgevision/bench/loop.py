@@ -20,11 +20,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from edgevision.atomic import write_text_atomic
 from edgevision.events.core import EVENT_DTYPE
-from edgevision.ir.schema import InputSpec
+from edgevision.ir.schema import InputSpec, load_ir
+from edgevision.nn.checkpoint import load_eye_tracker
+from edgevision.nn.config import load_config
+from edgevision.nn.eye_model import EyeTracker
+from edgevision.runtime.backends import make_backend
+from edgevision.runtime.host_model import config_input
+from edgevision.runtime.session import DEFAULT_CHECKPOINT, DEFAULT_IR, resolve
 from edgevision.runtime.sources import ReplaySource, SyntheticSource, TrackWindow
+from edgevision.runtime.tracker import TrackerLoop
 
 BURST_FACTOR = 10
 
@@ -51,15 +59,10 @@ def burst(windows: list[TrackWindow], sensor: tuple[int, int], start: int, count
 
 
 def _model(checkpoint: str | None) -> tuple[Any, Any, str]:
-    from edgevision.nn.checkpoint import load_eye_tracker
-    from edgevision.runtime.session import DEFAULT_CHECKPOINT, resolve
-
     path = resolve(checkpoint or DEFAULT_CHECKPOINT)
     if checkpoint is not None or path.is_file():
         model, cfg = load_eye_tracker(path)
         return model, cfg, str(path)
-    from edgevision.nn.config import load_config
-    from edgevision.nn.eye_model import EyeTracker
 
     cfg = load_config(resolve("models/eye_small.yaml"))
     return EyeTracker(cfg).eval(), cfg, "models/eye_small.yaml (random-initialised weights: timing only)"
@@ -67,8 +70,6 @@ def _model(checkpoint: str | None) -> tuple[Any, Any, str]:
 
 def _scenarios(backend: Any, model: Any, front: InputSpec, windows: list[TrackWindow], sensor: tuple[int, int], seed: int) -> dict[str, Any]:
     """Steady and burst runs of one backend (after a short lossless warm-up)."""
-    from edgevision.runtime.tracker import TrackerLoop
-
     n = len(windows)
     TrackerLoop(backend, model, front).run(ReplaySource(windows[: min(20, n)], sensor, realtime=False))
     b0, bn = n // 3, min(100, n // 3)
@@ -102,13 +103,6 @@ def _scenarios(backend: Any, model: Any, front: InputSpec, windows: list[TrackWi
 def bench_loop(seconds: float = 3.0, checkpoint: str | None = None, out: str | None = None, seed: int = 0,
                model_dir: str | None = None) -> dict[str, Any]:
     """Steady and burst runs of the loop on ``torch`` (and ``engine`` on the int8 IR when it matches the model)."""
-    import torch
-
-    from edgevision.ir.schema import load_ir
-    from edgevision.runtime.backends import make_backend
-    from edgevision.runtime.host_model import config_input
-    from edgevision.runtime.session import DEFAULT_IR, resolve
-
     torch.set_num_threads(1)
     model, cfg, model_name = _model(checkpoint)
     synth = SyntheticSource(seconds, seed, realtime=False)

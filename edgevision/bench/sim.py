@@ -15,19 +15,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+
+from edgevision.atomic import write_text_atomic
+from edgevision.sim.dvs import DVSEmulator
+from edgevision.sim.dvs_torch import TorchDVSEmulator
+from edgevision.sim.eye_camera import SyntheticEyeCamera
+from edgevision.sim.eye_dataset import EyeScene
+from edgevision.sim.eye_geometry import sample_subject
+from edgevision.sim.eye_motion import generate_motion
 
 
 def bench_sim(frames: int = 300, out: str | None = None, live_seconds: float = 2.0) -> dict[str, Any]:
     """Time the emulator, the renderer and the live camera; returns medians and ratios (and writes JSON)."""
-    import torch
-
-    from edgevision.atomic import write_text_atomic
-    from edgevision.sim.eye_camera import SyntheticEyeCamera
-    from edgevision.sim.dvs import DVSEmulator
-    from edgevision.sim.eye_dataset import EyeScene
-    from edgevision.sim.eye_geometry import sample_subject
-    from edgevision.sim.eye_motion import generate_motion
-
     torch.set_num_threads(1)
     scene = EyeScene(sample_subject(0), 0)
     m = generate_motion(frames / 1000.0 + 0.01, np.random.default_rng(0))
@@ -49,7 +49,6 @@ def bench_sim(frames: int = 300, out: str | None = None, live_seconds: float = 2
         t0 = time.perf_counter()
         n_events += emu.step(img, i * 1000).shape[0]
         emu_s.append(time.perf_counter() - t0)
-    from edgevision.sim.dvs_torch import TorchDVSEmulator
 
     temu = TorchDVSEmulator()
     temu.step(images[0], 0)

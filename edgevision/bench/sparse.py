@@ -32,9 +32,30 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
+from tqdm import tqdm
 
+from edgevision.datasets.threeet import ThreeETPlus
+from edgevision.engine.cpu import compile_float
+from edgevision.engine.plan import plan_from_backbone
+from edgevision.engine.torch_path import TorchEngine
 from edgevision.errors import ConfigError
+from edgevision.events.tokens import Tokens, histogram_tokens
+from edgevision.ir.random import random_tokens
+from edgevision.nn.backbone import SparseBackbone
+from edgevision.nn.checkpoint import load_eye_tracker
+from edgevision.nn.config import load_config
+from edgevision.nn.dense import DenseBackbone, to_dense
+from edgevision.nn.inputs import collate_tokens, slice_tokens
+from edgevision.nn.tensor import SparseTensor
+from edgevision.recognition.models.esda import ESDAClassifier, ESDAConfig
+from edgevision.recognition.recordings import Source
+from edgevision.recognition.synth import CLASSES, SynthConfig, dvs_emulator, open_synthetic, render, styles
+from edgevision.recognition.train import load_run
+from edgevision.recognition.windows import WindowConfig, WindowSet
 from edgevision.resources import shipped
+from edgevision.sim.eye_dataset import simulate_recording
 
 DENSITIES = (0.01, 0.03, 0.10)
 Window = tuple[np.ndarray, np.ndarray]  # coords int32 [N, 2] (y, x), feats float32 [N, C]
@@ -51,8 +72,6 @@ def _median_ms(fn: Callable[[], Any], repeats: int) -> float:
 
 def gemm_gflops(n: int = 512, repeats: int = 5) -> float:
     """Single-thread float32 GEMM rate of this machine (torch.mm, n x n x n), GFLOP/s."""
-    import torch
-
     a, b = torch.randn(n, n), torch.randn(n, n)
     torch.mm(a, b)
     best = min(_median_ms(lambda: torch.mm(a, b), 1) for _ in range(repeats))  # best of: a capability, not a typical time
@@ -61,8 +80,6 @@ def gemm_gflops(n: int = 512, repeats: int = 5) -> float:
 
 def _randomize_bn(backbone: Any, seed: int) -> None:
     """Give untrained BatchNorm layers plausible running statistics (the timings do not depend on them)."""
-    import torch
-
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for m in backbone.modules():
@@ -74,17 +91,10 @@ def _randomize_bn(backbone: Any, seed: int) -> None:
 def eye_backbone(checkpoint: str | Path | None = None) -> tuple[Any, tuple[int, int], str]:
     """The eye tracker's backbone and its input grid: trained weights from ``checkpoint`` (default: the shipped
     ``models/eye_small.safetensors`` when present), else ``models/eye_small.yaml`` with random weights."""
-    import torch
-
-    from edgevision.nn.backbone import SparseBackbone
-    from edgevision.nn.config import load_config
-
     root = shipped("models")
     if checkpoint is None and (root / "eye_small.safetensors").is_file():
         checkpoint = root / "eye_small.safetensors"  # the shipped trained model
     if checkpoint is not None:
-        from edgevision.nn.checkpoint import load_eye_tracker
-
         model, cfg = load_eye_tracker(checkpoint)
         bb, weights = model.backbone, str(checkpoint)
     else:
@@ -111,11 +121,6 @@ def classifier_net(run: str | Path | None = None) -> ClassifierNet:
     """The ESDA classifier of :mod:`edgevision.recognition.models.esda`: trained weights from a recognition run
     folder (``edgevision train classify --model esda``), else the default :class:`ESDAConfig` with random
     weights and non-trivial eval-mode BatchNorm statistics on the synthetic set's 128x128 sensor."""
-    import torch
-
-    from edgevision.recognition.models.esda import ESDAClassifier, ESDAConfig
-    from edgevision.recognition.windows import WindowConfig
-
     if run is None:
         torch.manual_seed(1)
         model = ESDAClassifier(10, ESDAConfig())
@@ -123,8 +128,6 @@ def classifier_net(run: str | Path | None = None) -> ClassifierNet:
         sensor, window = (128, 128), WindowConfig()
         weights = f"random init (recognition ESDAConfig, 128x128 sensor / {model.cfg.downsample})"
     else:
-        from edgevision.recognition.train import load_run
-
         model, info, _ = load_run(run)
         if getattr(model, "input_kind", None) != "tokens" or not hasattr(model, "backbone"):
             raise ConfigError(f"--classifier-run {run}: model {info['model']!r} is not the sparse CNN (ESDA) "
@@ -139,9 +142,6 @@ def classifier_net(run: str | Path | None = None) -> ClassifierNet:
 def _rendered_gesture_source(recordings: int, size: int, seed: int = 0) -> Any:
     """``recordings`` synthetic gesture recordings (classes in turn, ``size`` x ``size`` sensor) rendered and
     emulated in memory, as a Source."""
-    from edgevision.recognition.sources import Source
-    from edgevision.recognition.synth import CLASSES, SynthConfig, dvs_emulator, render, styles
-
     cfg = SynthConfig(size=size)
     rows = styles(recordings, cfg, seed)
     events = [dvs_emulator(cfg.size, cfg.size, seed * 100_003 + i)(*render(label, st, cfg))
@@ -159,12 +159,7 @@ def gesture_windows(net: ClassifierNet, n: int, gesture_data: str | Path | None 
     else from ``ceil(n / 2)`` one-second recordings (two windows each) rendered in memory at the classifier's
     sensor size (about 0.2 s each at 128x128). Empty windows are skipped.
     """
-    from edgevision.events.tokens import histogram_tokens
-    from edgevision.recognition.windows import WindowSet
-
     if gesture_data is not None:
-        from edgevision.recognition.synth import open_synthetic
-
         src, source = open_synthetic(gesture_data), str(gesture_data)
     elif net.sensor_size[0] == net.sensor_size[1]:
         k = -(-n // 2)
@@ -198,18 +193,11 @@ def eye_windows(
     From the first training recording under ``eye_data`` when it is a 3ET+ root, else a ``seconds`` recording
     rendered by :func:`edgevision.sim.eye_dataset.simulate_recording`. Empty slices are skipped.
     """
-    from edgevision.nn.config import load_config
-    from edgevision.nn.inputs import slice_tokens
-
     cfg = load_config(shipped("models/eye_small.yaml"))
     if eye_data is not None and (Path(eye_data) / "train_files.txt").is_file():
-        from edgevision.datasets.threeet import ThreeETPlus
-
         ds = ThreeETPlus(eye_data, "train")
         events, source = ds[0][0], f"{eye_data} (train recording {ds.names[0]})"
     else:
-        from edgevision.sim.eye_dataset import simulate_recording
-
         events, source = simulate_recording(0, 0, seconds, 0).events, f"simulate_recording(subject 0, {seconds} s)"
     toks = [t for t in slice_tokens(events, cfg.sensor_size, cfg.input) if t.coords.shape[0]]
     if tuple(toks[0].shape) != tuple(shape):
@@ -220,8 +208,6 @@ def eye_windows(
 
 def random_windows(shape: tuple[int, int], channels: int, density: float, n: int, seed: int) -> list[Window]:
     """``n`` windows with uniformly random active sites at ``density`` and counts 0..15."""
-    from edgevision.ir.random import random_tokens
-
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(n):
@@ -232,15 +218,6 @@ def random_windows(shape: tuple[int, int], channels: int, density: float, n: int
 
 def time_windows(backbone: Any, shape: tuple[int, int], windows: list[Window], repeats: int) -> dict[str, Any]:
     """Median per-window milliseconds of engine / torch path / spconv / dense, plus sites and MACs."""
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    from edgevision.engine.cpu import compile_float
-    from edgevision.engine.plan import plan_from_backbone
-    from edgevision.engine.torch_path import TorchEngine
-    from edgevision.nn.dense import DenseBackbone, to_dense
-    from edgevision.nn.tensor import SparseTensor
-
     engine = compile_float(backbone, shape).warmup()  # loads the BLAS numba calls, so the limit below reaches it
     tpath = TorchEngine(plan_from_backbone(backbone, *shape))
     dense = DenseBackbone(backbone).eval()
@@ -284,9 +261,6 @@ def run_sparse_benchmark(
     classifier_run: str | Path | None = None,
 ) -> dict[str, Any]:
     """All figures of ``edgevision bench sparse`` (one thread), JSON-ready."""
-    import torch
-    from tqdm import tqdm
-
     torch.set_num_threads(1)  # spconv 2.3.8's CPU forward is also wrong with several OpenMP threads (see docs/engine.md)
     cls = classifier_net(classifier_run)
     cls_windows = gesture_windows(cls, windows, gesture_data)  # first: a bad --gesture-data fails before any timing
@@ -312,8 +286,6 @@ def run_sparse_benchmark(
 
 def _synced_ms(fn: Callable[[], Any], repeats: int, device: Any) -> float:
     """Median milliseconds of ``fn`` with the device synchronized around each call (after one warm-up call)."""
-    import torch
-
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     fn()
     sync()
@@ -342,14 +314,6 @@ def run_gpu_benchmark(
     windows (eye and classifier, as in :func:`run_sparse_benchmark`) and on random windows at each density of
     :data:`DENSITIES`.
     """
-    import torch
-
-    from edgevision.engine.plan import plan_from_backbone
-    from edgevision.engine.torch_path import TorchEngine
-    from edgevision.events.tokens import Tokens
-    from edgevision.nn.dense import DenseBackbone, to_dense
-    from edgevision.nn.inputs import collate_tokens
-
     dev = torch.device(device)
     torch.backends.cudnn.benchmark = True
     cls = classifier_net(classifier_run)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +31,15 @@ from typing import Any
 
 import torch
 
+from edgevision.atomic import write_text_atomic
+from edgevision.bench.eye_shift import cached_set
+from edgevision.cache import cache_dir
 from edgevision.errors import ConfigError, EdgevisionError
+from edgevision.nn.config import load_config
+from edgevision.nn.distributed import torchrun_argv
+from edgevision.nn.eye_data import load_split
+from edgevision.nn.train import evaluate, train_eye, train_val_names
+from edgevision.sim.eye_generator import generate_dataset
 
 DATA_RECORDINGS = 8
 DATA_SECONDS = 6.0  # 2 s recordings give 16 training sequences: fewer than one global batch of 32
@@ -41,10 +50,6 @@ DEFAULT_TARGET_PX = 3.0
 
 def bench_data(data: str | Path | None, jobs: int | None = None) -> Path:
     """The fixed benchmark dataset under ``data`` (default the user cache), generated there when absent."""
-    from edgevision.bench.eye_shift import cached_set
-    from edgevision.cache import cache_dir
-    from edgevision.sim.eye_generator import generate_dataset
-
     jobs = jobs or max(1, min(DATA_RECORDINGS, os.cpu_count() or 1))
 
     def generate(out: Path, recordings: int, seconds: float, seed: int) -> Any:
@@ -113,8 +118,6 @@ class _Clock:
         self.last = time.perf_counter()  # nor the epoch's checkpoint writing
 
     def _validate(self, step: int, model: torch.nn.Module) -> None:
-        from edgevision.nn.train import evaluate
-
         if self.seconds_to_target is not None and step != self.steps:
             return
         metrics, _ = evaluate(model, self.val, self.cfg, self.device)
@@ -129,10 +132,6 @@ class _Clock:
 
 def run_once(cfg_path: str, data: Path, device: str, steps: int, eval_every: int, target_px: float) -> dict[str, Any]:
     """One training run in this process (one rank of a torchrun launch, or the only process): rank 0's timings."""
-    from edgevision.nn.config import load_config
-    from edgevision.nn.eye_data import load_split
-    from edgevision.nn.train import train_eye, train_val_names
-
     cfg = load_config(cfg_path)
     rank = int(os.environ.get("RANK", "0"))
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
@@ -174,10 +173,6 @@ def run_once(cfg_path: str, data: Path, device: str, steps: int, eval_every: int
 
 def _launch(world_size: int, argv: list[str]) -> dict[str, Any]:
     """``bench train`` as ``world_size`` processes under torch.distributed.run; rank 0's result."""
-    import subprocess
-
-    from edgevision.nn.distributed import torchrun_argv
-
     with tempfile.TemporaryDirectory(prefix="bench_train_") as tmp:
         result = Path(tmp) / "result.json"
         env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
@@ -202,8 +197,6 @@ def bench_train(
     jobs: int | None = None,
 ) -> dict[str, Any]:
     """Generate (or reuse) the benchmark set, train ``repeats`` times and report throughput and time to target."""
-    from edgevision.nn.config import load_config
-
     check_args(device, world_size, steps, eval_every, repeats, target_px)
     cfg = load_config(config)  # a bad --config is refused before any data is generated
     if cfg.train.batch_size % world_size:
@@ -244,8 +237,6 @@ def _medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def worker(config: str, data: str, device: str, steps: int, eval_every: int, target_px: float, result: str) -> dict:
     """One rank of a ``--world-size`` launch: train; rank 0 writes the result JSON to ``result``."""
-    from edgevision.atomic import write_text_atomic
-
     res = run_once(config, Path(data), device, steps, eval_every, target_px)
     if "rank" not in res:
         write_text_atomic(result, json.dumps(res))

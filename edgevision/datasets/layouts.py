@@ -29,20 +29,21 @@ from pathlib import Path
 import numpy as np
 
 from edgevision.errors import DatasetError
+from edgevision.events.formats.hdf5 import THREEET_PLUS_DTYPE, THREEET_PLUS_SENSOR, TONIC_THREEET_SENSOR
 
 LABEL_PERIOD_US = 10_000
-SENSOR_SIZE = (640, 480)
+SENSOR_SIZE = THREEET_PLUS_SENSOR
 SPLITS = ("train", "val", "test")
 SPLIT_DIRS = {"train": "train", "val": "train", "test": "test"}
 H5_DATASET = "events"
-H5_EVENT_DTYPE = np.dtype([("t", "<u8"), ("x", "<u8"), ("y", "<u8"), ("p", "<u8")])
+H5_EVENT_DTYPE = THREEET_PLUS_DTYPE
 LABEL_FILE = "label.txt"
 PLACEHOLDER_LABEL_FILE = "label_zeros.txt"
 MANIFEST_FILE = "manifest.json"
 
 TONIC_FOLDER = "ThreeET_Eyetracking"
 TONIC_ZIP = "ThreeET_Eyetracking.zip"
-TONIC_SENSOR_SIZE = (240, 180)
+TONIC_SENSOR_SIZE = TONIC_THREEET_SENSOR
 TONIC_SPLITS = ("train", "val")
 
 _LABEL_LINE = re.compile(r"^\(\s*([-+0-9.eE]+)\s*,\s*([-+0-9.eE]+)\s*,\s*([-+0-9.eE]+)\s*\)$")

@@ -16,42 +16,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-import h5py
 import numpy as np
 
 from edgevision.datasets import layouts
 from edgevision.datasets.layouts import LABEL_PERIOD_US, SENSOR_SIZE
 from edgevision.errors import DatasetError
-from edgevision.events.core import make_events
+from edgevision.events.formats import read_events
 
-__all__ = ["LABEL_PERIOD_US", "SENSOR_SIZE", "ThreeETPlus", "label_windows", "read_events_h5"]
+__all__ = ["LABEL_PERIOD_US", "SENSOR_SIZE", "ThreeETPlus", "label_windows", "read_recording"]
 
 
-def read_events_h5(path: str | Path) -> np.ndarray:
-    """Read a release ``.h5`` (dataset ``events``: compound t/x/y/p rows or an [N, 4] array) -> sorted EVENT_DTYPE."""
+def read_recording(path: str | Path) -> np.ndarray:
+    """A recording's events file read by the one HDF5 reader (:mod:`edgevision.events.formats.hdf5`): EVENT_DTYPE
+    inside the 640x480 sensor. Events out of time order are refused (EventFormatError naming the file and the
+    first decreasing step), never sorted here."""
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: missing; expected the recording's events file <name>/<name>.h5")
-    try:
-        with h5py.File(path, "r") as f:
-            if layouts.H5_DATASET not in f:
-                raise DatasetError(f"{path}: no dataset {layouts.H5_DATASET!r} (found {list(f.keys())})")
-            raw = f[layouts.H5_DATASET][()]
-    except OSError as exc:
-        raise DatasetError(f"{path}: not a readable HDF5 file ({exc})") from exc
-    if raw.dtype.names is not None:
-        missing = [c for c in ("t", "x", "y", "p") if c not in raw.dtype.names]
-        if missing:
-            raise DatasetError(f"{path}: events lack field(s) {missing}; expected compound fields t, x, y, p")
-        t, x, y, p = (raw[c] for c in ("t", "x", "y", "p"))
-    elif raw.ndim == 2 and raw.shape[1] == 4:
-        t, x, y, p = raw.T
-    else:
-        raise DatasetError(f"{path}: events have shape {raw.shape} dtype {raw.dtype}; expected (t, x, y, p) rows")
-    events = make_events(t.astype(np.int64), x, y, p)
-    if events.shape[0] > 1 and np.any(events["t"][1:] < events["t"][:-1]):
-        events = events[np.argsort(events["t"], kind="stable")]
-    return events
+    return read_events(path, format="h5", sensor_size=SENSOR_SIZE)[0]
 
 
 def label_windows(
@@ -71,7 +53,8 @@ def label_windows(
 
 
 class ThreeETPlus:
-    """tonic-style dataset: ``ds[i] -> (events, labels)``, events EVENT_DTYPE sorted, labels float32 [L, 3]."""
+    """tonic-style dataset: ``ds[i] -> (events, labels)``, events EVENT_DTYPE (:func:`read_recording`), labels
+    float32 [L, 3]."""
 
     sensor_size = (SENSOR_SIZE[0], SENSOR_SIZE[1], 2)
 
@@ -115,7 +98,7 @@ class ThreeETPlus:
         if not 0 <= i < len(self.names):
             raise IndexError(f"recording index {i} out of range for {len(self.names)} recordings")
         name = self.names[i]
-        events = read_events_h5(layouts.events_path(self.root, self.split, name))
+        events = read_recording(layouts.events_path(self.root, self.split, name))
         path = self.label_file(i)
         labels = layouts.parse_labels(path.read_text(), path)
         if self.transform is not None:

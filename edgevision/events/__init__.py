@@ -1,5 +1,7 @@
 """Event data: the in-memory type, validation, file formats, windows and representations."""
 
+import importlib
+
 from edgevision.events.core import EVENT_DTYPE, SensorSize, empty_events, make_events, sort_events, validate_events
 from edgevision.events.tokens import Tokens, histogram_tokens, tokens_to_dense
 
@@ -28,8 +30,6 @@ _LAZY = {
 
 def __getattr__(name: str):
     if name in _LAZY:
-        import importlib
-
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'edgevision.events' has no attribute {name!r}")
 

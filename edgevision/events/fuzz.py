@@ -16,13 +16,20 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import resource
 import shutil
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
+
+from edgevision.errors import EdgevisionError
+from edgevision.events.core import EVENT_DTYPE, make_events
+from edgevision.events.formats import iter_events, read_events, write_events
 
 FUZZ_FORMATS = ("npy", "npz", "h5", "csv", "evt2", "evt3", "dat", "aedat4")
 _EXT = {"npy": ".npy", "npz": ".npz", "h5": ".h5", "csv": ".csv", "evt2": ".raw", "evt3": ".raw", "dat": ".dat",
@@ -54,13 +61,7 @@ def mutate(data: bytes, rng: np.random.Generator, kind: str) -> bytes:
 
 
 def _worker(conn, memory_limit: int) -> None:  # pragma: no cover - runs in the child process
-    import resource
-    import warnings
-
     resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
-    from edgevision.errors import EdgevisionError
-    from edgevision.events.core import EVENT_DTYPE
-    from edgevision.events.formats import iter_events, read_events
 
     warnings.simplefilter("ignore")
     conn.send("ready")
@@ -130,11 +131,6 @@ def fuzz_readers(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Read ``files`` mutated files per format; returns the outcome counts per format (and per mutation)."""
-    from tqdm import tqdm
-
-    from edgevision.events.formats import write_events
-    from edgevision.events.core import make_events
-
     rng = np.random.default_rng(seed)
     n = 300
     t = np.sort(rng.integers(1_000, 201_000, n))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -16,23 +15,13 @@ import numpy as np
 
 from edgevision.cache import cache_dir
 from edgevision.errors import BackendError
+from edgevision.fpga.ap_types import ap_types_dir
+from edgevision.fpga.codegen import write_project
 from edgevision.fpga.hwgraph import HwGraph
 from edgevision.ir.stream import pack_tokens, unpack_output
 
 CXXFLAGS = ("-std=c++17", "-O2", "-Wno-unknown-pragmas", "-fPIC", "-shared")
 SOURCES = ("csim_entry.cpp",)  # includes edgevision_top.cpp
-
-
-def ap_types_dir() -> Path:
-    """Xilinx's open-source ap_types headers (ap_int.h, hls_stream.h), shipped in the hls4ml wheel at
-    ``<hls4ml>/templates/vivado/ap_types``; located through importlib, nothing is downloaded."""
-    spec = importlib.util.find_spec("hls4ml")
-    if spec is None or not spec.submodule_search_locations:
-        raise BackendError("C simulation needs Xilinx's ap_types headers from the hls4ml wheel: pip install hls4ml")
-    d = Path(list(spec.submodule_search_locations)[0]) / "templates" / "vivado" / "ap_types"
-    if not (d / "ap_int.h").is_file():
-        raise BackendError(f"{d}: ap_int.h not found in the installed hls4ml; reinstall hls4ml")
-    return d
 
 
 def build_library(project: str | Path) -> Path:
@@ -106,7 +95,5 @@ class CsimDesign:
 
 def compile_design(graph: HwGraph, project: str | Path, board: str = "zcu102") -> CsimDesign:
     """Write ``graph`` as a project into ``project`` and return the loaded C-simulation library."""
-    from edgevision.fpga.codegen import write_project
-
     write_project(graph, project, board)
     return CsimDesign(graph, build_library(project))

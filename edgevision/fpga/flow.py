@@ -8,15 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from edgevision.fpga.boards import get_board
+from edgevision.fpga.codegen import write_project
+from edgevision.fpga.csim import compile_design
 from edgevision.fpga.hwgraph import HwGraph, build_graph
-from edgevision.fpga.model import (Estimate, estimate_counts, interval_cycles, latency_cycles, mean_counts, measure_counts,
-                                   sequential_cycles, tail_cycles)
+from edgevision.fpga.model import (Estimate, estimate_counts, interval_cycles, latency_cycles, mean_counts,
+                                   measure_counts, module_cycles, sequential_cycles, tail_cycles)
 from edgevision.fpga.search import search_parallelism
 from edgevision.fpga.windows import Window
 from edgevision.ir.random import random_windows
 from edgevision.ir.schema import Network
+from edgevision.quant.reference import run_network
 
 DEFAULT_DENSITY = 0.05
 DEFAULT_FRACTION = 0.8
@@ -24,8 +28,6 @@ DEFAULT_FRACTION = 0.8
 
 def _progress(items: list, desc: str):
     """tqdm on stderr for long window lists."""
-    from tqdm import tqdm
-
     return tqdm(items, desc=desc, unit="window", leave=False, disable=len(items) < 200)
 
 
@@ -54,8 +56,6 @@ def _latencies(graph: HwGraph, cycles: dict[str, float]) -> tuple[float, float, 
 
 def estimate_report(graph: HwGraph, est: Estimate, windows: list[Window] | None, density: float) -> dict[str, Any]:
     """The JSON of ``edgevision estimate``: latencies (conservative first), resources vs budget, energy."""
-    from edgevision.fpga.model import module_cycles
-
     b = est.board
     seq, flow, interval = _latencies(graph, est.cycles)
     per_window = None
@@ -91,8 +91,6 @@ def estimate_report(graph: HwGraph, est: Estimate, windows: list[Window] | None,
 def export_project(net: Network, board: str, out: str | Path, windows: list[Window] | None = None,
                    density: float = DEFAULT_DENSITY, fraction: float = DEFAULT_FRACTION, golden: int = 8) -> dict[str, Any]:
     """Plan and write the HLS project; the testbench gets ``golden`` windows (from ``windows`` or random)."""
-    from edgevision.fpga.codegen import write_project
-
     graph, est = plan(net, board, windows, density, fraction)
     tb = (windows or [])[:golden] or random_windows(net, golden, density)
     write_project(graph, out, board, golden=tb)
@@ -105,9 +103,6 @@ def export_project(net: Network, board: str, out: str | Path, windows: list[Wind
 def run_csim(net: Network, windows: list[Window], board: str = "zcu102", project: str | Path | None = None,
              fraction: float = DEFAULT_FRACTION) -> dict[str, Any]:
     """C-simulate ``windows`` in one batch, compare with the NumPy reference, report cycles."""
-    from edgevision.fpga.csim import compile_design
-    from edgevision.quant.reference import run_network
-
     graph, est = plan(net, board, windows, fraction=fraction)
     with tempfile.TemporaryDirectory(prefix="edgevision_hls_") as tmp:
         t0 = time.perf_counter()

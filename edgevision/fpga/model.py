@@ -21,6 +21,7 @@ import numpy as np
 
 from edgevision.fpga.boards import Board
 from edgevision.fpga.hwgraph import LINE_BUFFERED, HwGraph, Module
+from edgevision.quant.reference import downsample_sites, neighbor_table
 
 # Estimated pipeline depths (cycles from first input to first output of a pipelined loop nest).
 DEPTH = {"input": 2, "conv3x3_subm": 8, "dwconv3x3_subm": 8, "conv2x2_s2": 8, "conv1x1": 6, "add": 4, "fork": 1,
@@ -44,8 +45,6 @@ class Counts:
 
 def measure_counts(graph: HwGraph, coords: np.ndarray) -> dict[str, Counts]:
     """Exact per-module token counts of one window (site sets propagated with the reference's geometry)."""
-    from edgevision.quant.reference import downsample_sites, neighbor_table
-
     net = graph.net
     shapes = net.shapes()
     sites: dict[str, np.ndarray] = {"input": np.asarray(coords, np.int32).reshape(-1, 2)}
@@ -304,8 +303,6 @@ def _rtl_steps(m: Module) -> tuple[int, int]:
 
 
 def _rtl_sites(graph: HwGraph, coords: np.ndarray) -> dict[str, np.ndarray]:
-    from edgevision.quant.reference import downsample_sites
-
     net = graph.net
     shapes = net.shapes()
     sites: dict[str, np.ndarray] = {"input": np.asarray(coords, np.int32).reshape(-1, 2)}
@@ -325,8 +322,6 @@ def rtl_window_cycles(graph: HwGraph, coords: np.ndarray) -> float:
     Every module is a generator that walks its tokens and waits (yields) until the time it needs is known: an
     input token's arrival, or, for a push into a FIFO of depth D, the cycle its consumer took token j - D. The
     scheduler resumes them until all are done, so back-pressure is solved exactly for these per-token costs."""
-    from edgevision.quant.reference import neighbor_table
-
     sites = _rtl_sites(graph, coords)
     depth = {n: rtl_fifo_depth(st.depth) for n, st in graph.streams.items()}
     vis: dict[str, list[int]] = {n: [] for n in graph.streams}  # cycle each token is visible to its consumer

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgevision.atomic import write_text_atomic
+from edgevision.fpga.ap_types import ap_types_dir
 from edgevision.fpga.boards import get_board
 from edgevision.fpga.hwgraph import HwGraph
 from edgevision.ir.stream import REGISTERS, TOP_FUNCTION
@@ -15,8 +16,6 @@ SCRIPTS = {"hls.tcl": "hls.tcl", "vivado.tcl": "vivado.tcl", "Makefile": "Makefi
 
 
 def script_values(graph: HwGraph, board: str) -> dict[str, str]:
-    from edgevision.fpga.csim import ap_types_dir
-
     b = get_board(board)
     return {
         "TOP": TOP_FUNCTION, "NETWORK": graph.net.name, "BOARD": b.name, "PART": b.part, "BOARD_PART": b.board_part,

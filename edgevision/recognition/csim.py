@@ -14,14 +14,18 @@ from tqdm import tqdm
 
 from edgevision.errors import ConfigError, DatasetError
 from edgevision.events.tokens import histogram_tokens
+from edgevision.fpga.csim import compile_design
+from edgevision.fpga.flow import plan
+from edgevision.fpga.model import latency_cycles, sequential_cycles
+from edgevision.ir.schema import load_ir
+from edgevision.quant.reference import quantize_input, run_network
+from edgevision.recognition.train import accuracy, load_run, predict, run_source
 from edgevision.recognition.windows import WindowConfig, WindowSet
 
 
 def int8_windows(net, ws: WindowSet, model_cfg) -> list[tuple[np.ndarray, np.ndarray]]:
     """Every window of ``ws`` as the IR's input: histogram tokens (the classifier's own settings), counts clipped
     at ``input_clip``, quantized at the IR input scale (round half up, int8)."""
-    from edgevision.quant.reference import quantize_input
-
     sensor = ws.source.sensor_size
     out = []
     for i in range(len(ws)):
@@ -39,13 +43,6 @@ def csim_classifier(ir: str | Path, checkpoint: str | Path, data: str | None = N
                     board: str = "zcu102", limit: int = 0, project: str | Path | None = None) -> dict[str, Any]:
     """C-simulate the int8 IR ``ir`` on ``part`` of ``data`` (default: the run's data, its own held-out part) and
     compare with the float run ``checkpoint``. ``limit`` > 0 keeps the first ``limit`` windows."""
-    from edgevision.fpga.csim import compile_design
-    from edgevision.fpga.flow import plan
-    from edgevision.fpga.model import latency_cycles, sequential_cycles
-    from edgevision.ir.schema import load_ir
-    from edgevision.quant.reference import run_network
-    from edgevision.recognition.train import accuracy, load_run, predict, run_source
-
     net = load_ir(ir)
     model, info, _ = load_run(checkpoint)
     if getattr(model, "input_kind", None) != "tokens":

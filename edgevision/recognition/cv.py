@@ -17,6 +17,7 @@ import torch
 from edgevision.atomic import write_text_atomic
 from edgevision.errors import DatasetError
 from edgevision.recognition.accounting import measure
+from edgevision.recognition.bench import cpu_latency_ms
 from edgevision.recognition.train import _read_log, load_run, run_source
 from edgevision.recognition.windows import WindowConfig, WindowSet, make_batch
 
@@ -53,8 +54,6 @@ def _settings(info: dict) -> str:
 
 def summarize_cv(runs: str | Path, doc: str | Path | None = "docs/recognition.md", out: str | Path | None = None) -> dict[str, Any]:
     """Aggregate the fold runs under ``runs``; write ``out`` (default ``runs/cv.json``) and the table into ``doc``."""
-    from edgevision.recognition.bench import cpu_latency_ms
-
     root = Path(runs)
     rows = []
     for family, folds in _runs(root).items():

@@ -21,7 +21,8 @@ from tqdm import tqdm
 from edgevision.atomic import atomic_path, write_text_atomic
 from edgevision.errors import DatasetError
 from edgevision.events.core import EVENT_DTYPE
-from edgevision.recognition.sources import Source
+from edgevision.recognition.recordings import Source
+from edgevision.sim.dvs import DVSEmulator, DVSParams
 
 CLASSES = [
     "swipe_left",
@@ -48,7 +49,6 @@ class SynthConfig:
 
 class FrameEmulator(Protocol):
     """Turns a frame sequence (uint8 [F, H, W], timestamps in us) into an EVENT_DTYPE array."""
-
     def __call__(self, frames: np.ndarray, t_us: np.ndarray) -> np.ndarray: ...
 
 
@@ -165,8 +165,6 @@ def styles(recordings: int, cfg: SynthConfig, seed: int) -> list[tuple[int, int,
 
 def dvs_emulator(width: int, height: int, seed: int) -> FrameEmulator:
     """The project's DVS emulator (v2e defaults: thresholds 0.2, 300 Hz photoreceptor, leak and shot noise)."""
-    from edgevision.sim.dvs import DVSEmulator, DVSParams
-
     emu = DVSEmulator(DVSParams(width=width, height=height, seed=seed))
 
     def run(frames: np.ndarray, t_us: np.ndarray) -> np.ndarray:

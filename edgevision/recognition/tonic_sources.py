@@ -15,7 +15,7 @@ import tonic
 
 from edgevision.errors import DatasetError
 from edgevision.events.core import make_events, sort_events
-from edgevision.recognition.sources import Source, hash_split
+from edgevision.recognition.recordings import Source, hash_split
 
 # Extracted folder (relative to ``<ROOT>/<ClassName>/``) and file type of each class.
 LAYOUTS = {

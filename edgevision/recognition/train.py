@@ -29,7 +29,8 @@ from tqdm import tqdm
 from edgevision.atomic import atomic_path, write_text_atomic
 from edgevision.errors import CheckpointError, ConfigError, DatasetError
 from edgevision.recognition.models import build_model, model_config
-from edgevision.recognition.sources import Source, fold_source, open_source
+from edgevision.recognition.recordings import Source, fold_source
+from edgevision.recognition.sources import open_source
 from edgevision.recognition.windows import Augment, WindowConfig, WindowSet, make_batch
 
 LOG_FIELDS = ("epoch", "lr", "train_loss", "train_acc", "test_window_acc", "test_recording_acc", "seconds")

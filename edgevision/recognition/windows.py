@@ -12,7 +12,7 @@ from tqdm import tqdm
 from edgevision.events.tokens import histogram_tokens
 from edgevision.nn.inputs import collate_tokens
 from edgevision.recognition.points import sample_points
-from edgevision.recognition.sources import Source
+from edgevision.recognition.recordings import Source
 
 
 @dataclass

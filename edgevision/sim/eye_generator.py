@@ -14,7 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
+from tqdm import tqdm
 
 from edgevision.datasets import layouts, writer
 from edgevision.errors import ConfigError
@@ -51,8 +53,6 @@ def plan_recordings(recordings: int, per_subject: int) -> list[tuple[str, int, i
 
 def _init_worker() -> None:
     """One OpenCV thread per worker process: the processes are the parallelism (no oversubscription)."""
-    import cv2
-
     cv2.setNumThreads(1)
 
 
@@ -93,8 +93,6 @@ def generate_dataset(
     """Write ``recordings`` recordings of ``seconds`` to ``out`` with ``workers`` processes, factors drawn from
     ``domain`` ("train", "full" or "heldout:<factor>"); manifest.json is written last. Byte-identical for a
     seed whatever ``workers``."""
-    from tqdm import tqdm
-
     domain = str(parse_domain(domain))
     if workers < 1:
         raise ConfigError(f"--jobs must be >= 1, got {workers}")

@@ -6,10 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
+from edgevision.atomic import atomic_path
 from edgevision.datasets import layouts
 from edgevision.errors import DatasetError
+from edgevision.sim.eye_dataset import (DATASET_RATE, LABEL_PERIOD_US, labels_at, merge_chunks, recording_scene,
+                                        render_schedule)
 
 ON_RGB = (255, 70, 70)
 OFF_RGB = (70, 150, 255)
@@ -17,8 +21,6 @@ OFF_RGB = (70, 150, 255)
 
 def overlay(frame: np.ndarray, events: np.ndarray, label: np.ndarray) -> np.ndarray:
     """RGB image: dimmed grey frame, ON/OFF events of the slot, label cross (green open, magenta closed)."""
-    import cv2
-
     rgb = np.repeat((frame.astype(np.float32) * 0.6).astype(np.uint8)[..., None], 3, axis=2)
     for pol, colour in ((0, OFF_RGB), (1, ON_RGB)):
         sel = events[events["p"] == pol]
@@ -33,10 +35,6 @@ def preview_clip(
     subject_id: int, session: int, seconds: float, seed: int, clip_s: float = 1.0, domain: str = "train"
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(frame, events, label) per 10 ms slot of the first ``clip_s`` of a recording, as the generator renders it."""
-    from edgevision.sim.eye_dataset import (
-        DATASET_RATE, LABEL_PERIOD_US, labels_at, merge_chunks, recording_scene, render_schedule,
-    )
-
     scene, m = recording_scene(subject_id, session, seconds, seed, domain=domain)
     st = scene.state(m)
     per_slot = LABEL_PERIOD_US // m.grid_us
@@ -64,8 +62,6 @@ def write_preview(root: str | Path, seed: int, clip_s: float = 1.0, domain: str 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from PIL import Image
-
-    from edgevision.atomic import atomic_path
 
     root = Path(root)
     manifest = root / layouts.MANIFEST_FILE

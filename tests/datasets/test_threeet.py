@@ -6,8 +6,10 @@ import pytest
 
 from edgevision.datasets.threeet import LABEL_PERIOD_US, SENSOR_SIZE, ThreeETPlus, label_windows
 from edgevision.datasets.writer import verify_manifest, write_recording
-from edgevision.errors import DatasetError
+from edgevision.errors import DatasetError, EventFormatError
 from edgevision.events.core import EVENT_DTYPE, make_events, validate_events
+from edgevision.events.formats import read_events
+from edgevision.events.formats.hdf5 import THREEET_PLUS_DTYPE
 from edgevision.sim.eye_generator import generate_dataset, plan_recordings
 
 
@@ -102,6 +104,32 @@ def test_missing_or_malformed_layout_raises_dataset_error(tmp_path):
         ThreeETPlus(tmp_path, "train")[0]
     with pytest.raises(DatasetError, match="manifest"):
         verify_manifest(tmp_path)
+
+
+def test_recordings_are_read_by_the_event_file_reader(tmp_path):
+    """A recording's .h5 goes through edgevision.events.formats: events out of time order or outside the 640x480
+    sensor are refused (never sorted) with the reader's one-line error naming the file."""
+    ev = make_events([0, 10, 20], [1, 2, 3], [1, 2, 3], [0, 1, 0])
+    (tmp_path / "train_files.txt").write_text("1_1\n")
+    write_recording(tmp_path, "train", "1_1", ev, np.zeros((1, 3)))
+    ds = ThreeETPlus(tmp_path, "train")
+    np.testing.assert_array_equal(ds[0][0], ev)
+    h5 = tmp_path / "train" / "1_1" / "1_1.h5"
+    for order, x, problem in (([0, 2, 1], 3, "timestamps not sorted (first decreasing step at event 2: 20 -> 10 us)"),
+                              ([0, 1, 2], 640, "x=640 outside the sensor (640x480)")):
+        rows = np.zeros(3, THREEET_PLUS_DTYPE)
+        rows["t"], rows["x"] = np.array([0, 10, 20])[order], [1, 2, x]
+        with h5py.File(h5, "w") as f:
+            f.create_dataset("events", data=rows)
+        with pytest.raises(EventFormatError) as got:
+            ds[0]
+        assert str(got.value).startswith(f"{h5}: {problem}") and "\n" not in str(got.value)
+        with pytest.raises(EventFormatError) as direct:
+            read_events(h5, sensor_size=SENSOR_SIZE)
+        assert str(direct.value) == str(got.value)
+    h5.unlink()
+    with pytest.raises(DatasetError, match="1_1.h5: missing"):
+        ds[0]
 
 
 def test_manifest_detects_corruption(dataset, tmp_path):

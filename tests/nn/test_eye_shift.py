@@ -2,8 +2,6 @@
 
 import json
 import math
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -57,22 +55,6 @@ def test_sets_are_cached_by_parameters(tmp_path):
     assert not list(tmp_path.glob(".*tmp*"))
 
 
-@pytest.fixture
-def family_renderer(monkeypatch):
-    """The real held-out renderer when this checkout has it, else a stand-in (our generator, another seed)."""
-    try:
-        from edgevision.sim.eyeball import generate_family_dataset  # noqa: F401
-
-        return
-    except ImportError:
-        pass
-    from edgevision.sim.eye_generator import generate_dataset
-
-    mod = types.ModuleType("edgevision.sim.eyeball")
-    mod.generate_family_dataset = lambda out, n, s, seed, jobs=1: generate_dataset(out, n, s, seed + 1000, workers=jobs)
-    monkeypatch.setitem(sys.modules, "edgevision.sim.eyeball", mod)
-
-
 def _check_metrics(m: dict) -> None:
     assert set(METRIC_KEYS) <= set(m)
     assert 0 <= m["p1"] <= m["p3"] <= m["p5"] <= m["p10"] <= 1
@@ -83,7 +65,7 @@ def _check_metrics(m: dict) -> None:
 
 
 @pytest.mark.slow
-def test_bench_eye_shift_end_to_end(tmp_path, capsys, family_renderer, monkeypatch):
+def test_bench_eye_shift_end_to_end(tmp_path, capsys, monkeypatch):
     from edgevision.cli import main
     from edgevision.sim.eye_domain import HELDOUT_FACTORS
 

@@ -13,7 +13,8 @@ import pytest
 from edgevision.cli import main
 from edgevision.errors import ConfigError, DatasetError
 from edgevision.events.core import make_events
-from edgevision.recognition.sources import fold_source, hash_split, open_source
+from edgevision.recognition.recordings import fold_source, hash_split
+from edgevision.recognition.sources import open_source
 from edgevision.recognition.windows import Augment, augment_events
 
 from .test_tonic_sources import write_nmnist

@@ -15,6 +15,7 @@ faery raises ``PanicException`` (a ``BaseException``) on some corrupt input; eve
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 from typing import Iterator
 
@@ -22,6 +23,8 @@ import numpy as np
 
 from edgevision.errors import EventFormatError
 from edgevision.events.core import SensorSize
+from edgevision.events.formats.evt3_writer import write_evt3
+from edgevision.events.formats.limits import time_base
 from edgevision.events.formats.normalize import columns_to_events, foreign_errors
 
 
@@ -65,8 +68,6 @@ def _check_aedat4_header(path: Path) -> None:
     faery 0.7.1 aborts the whole process (a panic while raising) when the XML description is not valid
     UTF-8, so the header's table, its ``infoNode`` string bounds and that string's encoding are checked here.
     """
-    import struct
-
     with foreign_errors(path), open(path, "rb") as fh:
         head = fh.read(len(_AEDAT4_MAGIC) + 4)
         if len(head) < len(_AEDAT4_MAGIC) + 4 or not head.startswith(_AEDAT4_MAGIC):
@@ -204,9 +205,6 @@ def write_camera_file(path: Path, events: np.ndarray, sensor_size: SensorSize, f
     :mod:`.evt3_writer` (faery's EVT3 encoder loses time across 24-bit wraps), the others by faery.
     """
     from faery import file_encoder
-
-    from edgevision.events.formats.evt3_writer import write_evt3
-    from edgevision.events.formats.limits import time_base
 
     base = time_base(fmt, events["t"])
     if fmt == "evt3":

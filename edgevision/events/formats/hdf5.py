@@ -11,6 +11,9 @@ Layouts (dataset ``events`` in every case):
 Reading accepts any of these (structured or ``[N, 4]``) plus a group ``events`` holding 1-D datasets
 ``t|ts``, ``x|xs``, ``y|ys``, ``p|ps``. Sensor size: the ``width``/``height`` attributes when present,
 else the layout's sensor when the events fit in it, else ``(max x + 1, max y + 1)``.
+
+This is the only HDF5 event reader: the 3ET+ dataset (:class:`edgevision.datasets.threeet.ThreeETPlus`) reads its
+recordings through it. Like every reader it refuses events out of time order (:func:`.normalize.check_events`).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from edgevision.events.formats.normalize import columns_to_events, foreign_error
 
 THREEET_PLUS_SENSOR = SensorSize(640, 480)
 TONIC_THREEET_SENSOR = SensorSize(240, 180)
-_THREEET_PLUS_DTYPE = np.dtype([("t", "<u8"), ("x", "<u8"), ("y", "<u8"), ("p", "<u8")])
+THREEET_PLUS_DTYPE = np.dtype([("t", "<u8"), ("x", "<u8"), ("y", "<u8"), ("p", "<u8")])
 
 
 class _Source:
@@ -126,7 +129,7 @@ def write_hdf5(path: Path, events: np.ndarray, sensor_size: SensorSize, layout: 
             ds.attrs["height"] = int(sensor_size.height)
             ds.attrs["format"] = "edgevision-events-1"
         elif layout == "h5-3etplus":
-            table = np.empty(events.shape[0], _THREEET_PLUS_DTYPE)
+            table = np.empty(events.shape[0], THREEET_PLUS_DTYPE)
             for name in ("t", "x", "y", "p"):
                 table[name] = events[name]
             f.create_dataset("events", data=table)

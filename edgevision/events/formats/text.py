@@ -27,6 +27,7 @@ from numba import njit
 
 from edgevision.errors import EventFormatError
 from edgevision.events.core import SensorSize
+from edgevision.events.formats.camera_files import to_faery_events
 from edgevision.events.formats.normalize import columns_to_events, foreign_errors
 
 _NAMES = {
@@ -282,8 +283,6 @@ def read_csv(path: Path) -> tuple[np.ndarray, SensorSize | None]:
 def write_csv(path: Path, events: np.ndarray, sensor: SensorSize) -> None:
     """Write ``t,x@W,y@H,on`` CSV with integer microseconds (faery's Rust encoder)."""
     from faery.extension import csv
-
-    from edgevision.events.formats.camera_files import to_faery_events
 
     with foreign_errors(path, "write"), csv.Encoder(path, ord(","), True, (sensor.width, sensor.height), True) as enc:
         if events.shape[0]:

@@ -8,29 +8,25 @@ from typing import Any
 from torch import nn
 
 from edgevision.errors import ConfigError
+from edgevision.recognition.models.esda import ESDAClassifier, ESDAConfig
+from edgevision.recognition.models.pointnet import PointNetConfig, PointNetPP
+from edgevision.recognition.models.random_features import RandomFeatures, RandomFeaturesConfig
+from edgevision.recognition.models.spikepoint import SpikePoint, SpikePointConfig
 
-MODEL_NAMES = ("esda", "spikepoint", "pointnet", "random-features")
-
-
-def _classes() -> dict[str, tuple[type, type]]:
-    from edgevision.recognition.models.esda import ESDAClassifier, ESDAConfig
-    from edgevision.recognition.models.pointnet import PointNetConfig, PointNetPP
-    from edgevision.recognition.models.random_features import RandomFeatures, RandomFeaturesConfig
-    from edgevision.recognition.models.spikepoint import SpikePoint, SpikePointConfig
-
-    return {
-        "esda": (ESDAClassifier, ESDAConfig),
-        "spikepoint": (SpikePoint, SpikePointConfig),
-        "pointnet": (PointNetPP, PointNetConfig),
-        "random-features": (RandomFeatures, RandomFeaturesConfig),
-    }
+_CLASSES: dict[str, tuple[type, type]] = {
+    "esda": (ESDAClassifier, ESDAConfig),
+    "spikepoint": (SpikePoint, SpikePointConfig),
+    "pointnet": (PointNetPP, PointNetConfig),
+    "random-features": (RandomFeatures, RandomFeaturesConfig),
+}
+MODEL_NAMES = tuple(_CLASSES)
 
 
 def model_config(name: str, overrides: dict[str, Any] | None = None):
     """The config dataclass of model ``name`` with ``overrides`` applied (lists become tuples)."""
     if name not in MODEL_NAMES:
         raise ConfigError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
-    cfg_cls = _classes()[name][1]
+    cfg_cls = _CLASSES[name][1]
     known = {f.name for f in dataclasses.fields(cfg_cls)}
     overrides = dict(overrides or {})
     bad = sorted(set(overrides) - known)
@@ -42,4 +38,4 @@ def model_config(name: str, overrides: dict[str, Any] | None = None):
 def build_model(name: str, num_classes: int, overrides: dict[str, Any] | None = None) -> nn.Module:
     """Instantiate model ``name`` for ``num_classes`` classes."""
     cfg = model_config(name, overrides)
-    return _classes()[name][0](num_classes, cfg)
+    return _CLASSES[name][0](num_classes, cfg)

@@ -17,6 +17,7 @@ from typing import Any, Iterator
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 
 from edgevision.datasets import layouts, writer
 from edgevision.errors import ConfigError
@@ -133,8 +134,6 @@ def generate_family_dataset(
 
     Deterministic for a seed whatever ``jobs`` (parallel processes); ``manifest.json`` is written last.
     """
-    from tqdm import tqdm
-
     if recordings < 1:
         raise ConfigError(f"recordings must be >= 1, got {recordings}")
     if seconds < 0.05:

@@ -10,7 +10,7 @@ import numpy as np
 
 from edgevision.atomic import atomic_path
 from edgevision.datasets import layouts
-from edgevision.datasets.threeet import read_events_h5
+from edgevision.datasets.threeet import read_recording
 from edgevision.errors import DatasetError
 from edgevision.sim.eyeball.dataset import LABEL_US, labels_for, recording_world, state_at
 from edgevision.sim.eyeball.motion import GRID_US
@@ -58,7 +58,7 @@ def write_preview(root: str | Path, seed: int) -> str:
     if not manifest.is_file():
         raise DatasetError(f"{manifest}: missing; generate the dataset first")
     rec = json.loads(manifest.read_text())["recordings"][0]
-    events = read_events_h5(layouts.events_path(root, "test", rec["name"]))
+    events = read_recording(layouts.events_path(root, "test", rec["name"]))
     img = preview_image(int(rec["name"].split("_")[0]) - 1, rec["seconds"], seed, events)
     target = root / "preview.png"
     with atomic_path(target) as tmp:
