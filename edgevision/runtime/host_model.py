@@ -10,6 +10,7 @@ only), which also carries the front end (``net.input``) and the GRU head (``head
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,10 @@ def load_host_model(path: str | Path) -> HostModel:
         raise CheckpointError(f"{js}: not an eye-tracker checkpoint (schema must be {CHECKPOINT_SCHEMA!r})")
     if doc.get("version") != CHECKPOINT_VERSION:
         raise CheckpointError(f"{js}: checkpoint version {doc.get('version')!r} unsupported (expected {CHECKPOINT_VERSION})")
+    want_sha = doc.get("weights_sha256")  # absent in checkpoints written before it was added
+    if want_sha is not None and hashlib.sha256(path.read_bytes()).hexdigest() != want_sha:
+        raise CheckpointError(f"{path}: not the weights {js.name} describes (sha256 differs; a write interrupted "
+                              "between the two files?); rerun `edgevision train eye --resume`")
     try:
         cfg = config_from_dict(doc.get("config"), str(js))
     except ConfigError as exc:

@@ -170,3 +170,7 @@ def test_host_model_errors(tmp_path):
     save_file({k: np.zeros(s, np.float32) for k, s in w.items()}, str(tmp_path / "m.safetensors"))
     with pytest.raises(CheckpointError, match="gru.weight_hh_l0"):
         load_host_model(tmp_path / "m.safetensors")
+    doc["weights_sha256"] = "0" * 64  # a JSON of other weights (a kill between the two files of a pair)
+    (tmp_path / "m.json").write_text(json.dumps(doc))
+    with pytest.raises(CheckpointError, match="sha256 differs"):
+        load_host_model(tmp_path / "m.safetensors")
