@@ -42,9 +42,9 @@ def test_mixed_precision_meets_budget_and_plots(tmp_path, capsys, eye_dataset):
     root, ckpt = eye_dataset
     out = tmp_path / "mp"
     rep = _run(capsys, ["quantize", "--checkpoint", str(ckpt), "--data", str(root), "--out", str(out),
-                        "--calibrate", "32", "--mixed-precision", "--budget-kb", "14", "--cache", str(tmp_path / "c"), "--json"])
-    mp = rep["mixed_precision"]
-    assert mp["chosen_kb"] <= 14 < mp["full_int8_kb"]
+                        "--calibrate", "32", "--mixed-precision", "--budget-kb", "36", "--cache", str(tmp_path / "c"), "--json"])
+    mp = rep["mixed_precision"]  # 36 KiB: about two thirds of the shipped backbone's 53.4 KiB at int8
+    assert mp["chosen_kb"] <= 36 < mp["full_int8_kb"]
     sizes = [p["size_kb"] for p in mp["points"]]
     assert sizes == sorted(sizes, reverse=True) and len(sizes) > 5
     assert (out / "mixed_precision.png").stat().st_size > 5000
