@@ -62,6 +62,8 @@ def mutate(data: bytes, rng: np.random.Generator, kind: str) -> bytes:
 
 def _worker(conn, memory_limit: int) -> None:  # pragma: no cover - runs in the child process
     resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+    import h5py  # noqa: F401  the decoders load before the first timed read, not inside its timeout
+    from faery.extension import aedat  # noqa: F401
 
     warnings.simplefilter("ignore")
     conn.send("ready")

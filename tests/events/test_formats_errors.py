@@ -191,3 +191,27 @@ def test_evt21_is_refused_cleanly(tmp_path, capfd):
     with pytest.raises(EventFormatError, match="EVT 2.1 is not supported"):
         read_events(path)
     assert "panicked" not in capfd.readouterr().err
+
+
+def test_aedat4_corrupt_sizes_are_refused_before_decoding(tmp_path, events):
+    """Found by the 10,000-file fuzz run: a flipped bit in the header's data-table position or in a packet size made
+    the decoder allocate ~1.5 GB and take 10+ s to fail; both are now refused from the headers, in milliseconds."""
+    import struct
+    import time
+
+    path = write_events(tmp_path / "ev.aedat4", events, SENSOR, format="aedat4")
+    data = path.read_bytes()
+    size = struct.unpack_from("<i", data, 14)[0]  # IOHeader flatbuffer after the 14-byte magic and its size
+    buf = data[18 : 18 + size]
+    table = struct.unpack_from("<I", buf, 0)[0]
+    vtable = table - struct.unpack_from("<i", buf, table)[0]
+    table_pos_at = 18 + table + struct.unpack_from("<H", buf, vtable + 6)[0]  # field 1: dataTablePosition
+    for name, at, bit, message in (("table", table_pos_at + 3, 0x40, "data table at byte"),
+                                   ("packet", 18 + size + 7, 0x20, "packet at byte")):  # first packet's size
+        bad = bytearray(data)
+        bad[at] ^= bit
+        (tmp_path / f"{name}.aedat4").write_bytes(bad)
+        t0 = time.perf_counter()
+        with pytest.raises(EventFormatError, match=message):
+            read_events(tmp_path / f"{name}.aedat4")
+        assert time.perf_counter() - t0 < 2.0

@@ -60,6 +60,7 @@ def _dims(value) -> SensorSize | None:
 
 
 _AEDAT4_MAGIC = b"#!AER-DAT4.0\r\n"
+_AEDAT4_COMPRESSIONS = (0, 1, 2, 3, 4)  # none, LZ4, LZ4 high, Zstd, Zstd high
 
 
 def _check_aedat4_header(path: Path) -> None:
@@ -84,7 +85,20 @@ def _check_aedat4_header(path: Path) -> None:
 
     table = u("<I", 0)
     vtable = table - u("<i", table)
-    field = u("<H", vtable + 8) if u("<H", vtable) > 8 else 0  # vtable slot 2: infoNode
+
+    def slot(i: int) -> int:  # offset of IOHeader field i in its table (0: absent): compression, dataTablePosition, infoNode
+        return u("<H", vtable + 4 + 2 * i) if u("<H", vtable) > 4 + 2 * i else 0
+
+    compression = u("<i", table + slot(0)) if slot(0) else 0
+    if compression not in _AEDAT4_COMPRESSIONS:
+        raise EventFormatError(path, f"corrupt AEDAT4 header (unknown compression {compression})")
+    table_pos = u("<q", table + slot(1)) if slot(1) else -1
+    end, size_on_disk = len(_AEDAT4_MAGIC) + 4 + size, path.stat().st_size
+    if table_pos != -1 and not end <= table_pos < size_on_disk:
+        raise EventFormatError(path, f"corrupt AEDAT4 header (data table at byte {table_pos}, outside the file's "
+                                     f"{end}..{size_on_disk})")
+    _check_aedat4_packets(path, end, table_pos if table_pos != -1 else size_on_disk)
+    field = slot(2)  # infoNode
     if field == 0:
         raise EventFormatError(path, "AEDAT4 header has no description (infoNode)")
     start = table + field + u("<I", table + field)
@@ -96,6 +110,23 @@ def _check_aedat4_header(path: Path) -> None:
         text.decode("utf-8")
     except UnicodeDecodeError:
         raise EventFormatError(path, "corrupt AEDAT4 header (description is not UTF-8)") from None
+
+
+def _check_aedat4_packets(path: Path, start: int, stop: int) -> None:
+    """Walk the packet headers (int32 stream id, int32 size) between the IOHeader and the data table: a size that
+    runs past ``stop`` is refused here, before faery allocates it (a flipped size bit asked for gigabytes)."""
+    pos = start
+    with foreign_errors(path), open(path, "rb") as fh:
+        while pos < stop:
+            fh.seek(pos)
+            head = fh.read(8)
+            if len(head) < 8:
+                raise EventFormatError(path, f"truncated AEDAT4 packet header at byte {pos}")
+            _, n = struct.unpack("<ii", head)
+            if n < 0 or pos + 8 + n > stop:
+                raise EventFormatError(path, f"corrupt or truncated AEDAT4 packet at byte {pos} ({n} bytes claimed, "
+                                             f"{stop - pos - 8} left before the data table / end of file)")
+            pos += 8 + n
 
 
 def prophesee_truncation(path: Path, kind: str) -> str | None:
