@@ -74,7 +74,9 @@ def register(cli) -> None:
                    help="randomization domain: train (default), full or heldout:<factor> (edgevision/sim/eye_domain.py)")
     p.add_argument("--per-subject", type=int, default=2, help="recordings per synthetic subject (default 2)")
     p.add_argument("--tonic-layout", action="store_true", help="also write tonic's ThreeET layout under OUT/tonic")
-    p.add_argument("--compression", default="lzf", choices=["lzf", "gzip", "none"], help="HDF5 compression of events")
+    p.add_argument("--compression", default="lzf", choices=["lzf", "gzip", "none"],
+                   help="HDF5 compression of events (lzf: fastest, but its bytes, not its events, can vary with the "
+                   "process history, since liblzf leaves its hash table uninitialized; gzip for byte-reproducible files)")
     p.add_argument("--preview", action="store_true", help="write OUT/preview.png and preview.gif (frames + events)")
     p.add_argument("--renderer", choices=("procedural", "eyeball"), default="procedural",
                    help="procedural (default, training data) or eyeball (held-out 3-D eyeball family, test split)")
