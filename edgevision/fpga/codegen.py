@@ -4,7 +4,6 @@ config, the C-simulation entry point, a testbench with golden data, tcl scripts 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -243,7 +242,7 @@ def write_project(graph: HwGraph, out_dir: str | Path, board: str, golden: list[
     (out / "weights").mkdir(parents=True, exist_ok=True)
     lib = library_dir()
     for h in LIBRARY_HEADERS:
-        shutil.copyfile(lib / h, out / h)
+        write_bytes_atomic(out / h, (lib / h).read_bytes())  # a kill mid-copy leaves no cut header
     name = graph.net.name
     for m in graph.modules:
         if m.layer is not None:
