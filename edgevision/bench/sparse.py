@@ -119,7 +119,7 @@ class ClassifierNet:
 
 def classifier_net(run: str | Path | None = None) -> ClassifierNet:
     """The ESDA classifier of :mod:`edgevision.recognition.models.esda`: trained weights from a recognition run
-    folder (``edgevision train classify --model esda``), else the default :class:`ESDAConfig` with random
+    folder (``edgevision train classify --arch esda``), else the default :class:`ESDAConfig` with random
     weights and non-trivial eval-mode BatchNorm statistics on the synthetic set's 128x128 sensor."""
     if run is None:
         torch.manual_seed(1)
@@ -131,7 +131,7 @@ def classifier_net(run: str | Path | None = None) -> ClassifierNet:
         model, info, _ = load_run(run)
         if getattr(model, "input_kind", None) != "tokens" or not hasattr(model, "backbone"):
             raise ConfigError(f"--classifier-run {run}: model {info['model']!r} is not the sparse CNN (ESDA) "
-                              "classifier; train one with `edgevision train classify --model esda`")
+                              "classifier; train one with `edgevision train classify --arch esda`")
         sensor, window = (int(info["sensor_size"][0]), int(info["sensor_size"][1])), WindowConfig(**info["window"])
         weights = f"{run} (trained {info['model']})"
     ds = model.cfg.downsample

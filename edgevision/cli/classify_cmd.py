@@ -20,7 +20,8 @@ def register(cli) -> None:
     p.add_argument("--subjects", type=int, default=10, help="number of simulated subjects")
 
     p = cli.command("classify", _train, "train a recognition model (run folder: checkpoints, log.csv, plots)", group="train")
-    p.add_argument("--model", required=True, choices=MODELS)
+    p.add_argument("--arch", "--model", dest="model", required=True, choices=MODELS,
+                   help="architecture (--model is the older spelling of this flag; elsewhere --model names an IR folder)")
     p.add_argument("--data", required=True, help="dvsgesture:ROOT, dvsgesture10:ROOT, nmnist:ROOT, asldvs:ROOT, ncaltech101:ROOT or a synthetic-set folder")
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--epochs", type=int, default=None, help="epochs (default 30; with --resume: the run's own)")

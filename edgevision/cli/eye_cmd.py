@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -114,12 +115,26 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         cfg.train.seed = args.seed
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return _launch(args, cfg.train.batch_size)
-    summary = train_eye(cfg, args.data, args.out, device=args.device, resume=args.resume, cache_dir=args.cache)
+    summary = train_eye(cfg, args.data, args.out, device=args.device, resume=args.resume, cache_dir=args.cache,
+                        on_epoch_end=_epoch_line(cfg.train.epochs))
     if args.summary and "rank" not in summary:
         from edgevision.atomic import write_bytes_atomic
 
         write_bytes_atomic(args.summary, json.dumps(summary).encode())
     return summary
+
+
+def _epoch_line(epochs: int):
+    """One stderr line per finished epoch with its validation metrics (off under -q, like the progress bars)."""
+
+    def show(epoch: int, row: dict) -> None:
+        if os.environ.get("TQDM_DISABLE") != "1":
+            print(f"train eye: epoch {row['epoch']}/{epochs}: loss {row['train_loss']:.4f}, val mean "
+                  f"{row['val_mean_distance']:.3f} px, p1 {100 * row['val_p1']:.1f} %, p3 {100 * row['val_p3']:.1f} %, "
+                  f"p5 {100 * row['val_p5']:.1f} %, p10 {100 * row['val_p10']:.1f} %, {row['seconds']:.1f} s",
+                  file=sys.stderr, flush=True)
+
+    return show
 
 
 def _launch(args: argparse.Namespace, batch_size: int) -> dict[str, Any]:

@@ -48,7 +48,7 @@ def register(cli) -> None:
     p = cli.command("quantize", _quantize, "quantize an eye-tracker checkpoint (or, with --classifier, a sparse CNN "
                     "classifier run) to the integer IR and report float vs int8 accuracy")
     p.add_argument("--checkpoint", required=True, help="eye-tracker checkpoint (.safetensors with its .json), or with "
-                   "--classifier a run folder of `edgevision train classify --model esda`")
+                   "--classifier a run folder of `edgevision train classify --arch esda`")
     p.add_argument("--classifier", action="store_true", help="the checkpoint is an ESDA classifier run: IR ends in an fc "
                    "layer (int32 logits); data and windows come from its run.json, accuracy from its test split")
     p.add_argument("--data", default=None, help="3ET+-layout dataset folder (train for calibration, val for the report); "

@@ -31,7 +31,7 @@ def quantize_classifier(run: str | Path, out: str | Path, *, calibrate_windows: 
     model, info, _ = load_run(run)
     if getattr(model, "input_kind", None) != "tokens" or not hasattr(model, "backbone"):
         raise ConfigError(f"{run}: model {info['model']!r} is not a sparse CNN classifier; --classifier quantizes "
-                          "runs of `edgevision train classify --model esda`")
+                          "runs of `edgevision train classify --arch esda`")
     model.eval()
     src = open_source(info["data"])
     wcfg = WindowConfig(**info["window"])

@@ -93,7 +93,9 @@ def test_cli_train_eval_and_bench(ring_dataset, tmp_path, capsys):
     cfg_path.write_text(json.dumps(TINY))  # JSON is YAML
     run = tmp_path / "run"
     assert main(["train", "eye", "--config", str(cfg_path), "--data", str(ring_dataset), "--out", str(run), "--epochs", "1", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["epochs"] == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["epochs"] == 1
+    assert "train eye: epoch 1/1: loss " in captured.err and " px, p1 " in captured.err  # per-epoch validation line
     ckpt = str(run / "best.safetensors")
     assert main(["eval", "eye", "--checkpoint", ckpt, "--data", str(ring_dataset), "--rate", "20", "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
