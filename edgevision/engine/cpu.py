@@ -16,10 +16,13 @@ import numpy as np
 from edgevision.engine import kernels as K
 from edgevision.engine.plan import Plan, plan_from_backbone, plan_from_ir
 from edgevision.errors import EventValidationError, IRError
+from edgevision.ir.ops import register, unsupported
 from edgevision.ir.schema import Network
 
 _CODES = {"conv3x3_subm": K.CONV3, "dwconv3x3_subm": K.DW3, "conv2x2_s2": K.DOWN2, "conv1x1": K.PW,
           "add": K.ADD, "pool": K.POOL, "fc": K.FC}
+for _op, _code in _CODES.items():
+    register("engine", _op, _code)  # the kernel's op code (edgevision.ir.ops registry)
 
 
 def _kernel_weight(op: str, w: np.ndarray) -> np.ndarray:
@@ -59,6 +62,8 @@ class Engine:
         need_nbr = np.zeros(len(plan.levels), np.uint8)
         for li, lay in enumerate(plan.layers):
             row = ops[li]
+            if lay.op not in _CODES:
+                raise unsupported("engine", lay.op)
             row[K.F_OP] = _CODES[lay.op]
             row[K.F_IN0] = act_ids[lay.inputs[0]]
             row[K.F_IN1] = act_ids[lay.inputs[1]] if len(lay.inputs) > 1 else 0

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from edgevision.engine.plan import Plan, PlanLayer
+from edgevision.ir.ops import unsupported
 from edgevision.nn import sparse_ops
 from edgevision.nn.tensor import SparseTensor
 from edgevision.quant.torch_int import pool_t, requantize_t
@@ -87,9 +88,11 @@ class TorchEngine:
                     y = src.replace(self._finish(lay, src.feats + b.feats))
             elif lay.op == "pool":
                 y = self._pool(lay, src)
-            else:  # fc on [B, F]
+            elif lay.op == "fc":  # on [B, F]
                 acc = torch.addmm(t["bias"], src, t["weight"])
                 y = self._finish(lay, acc) if lay.requant else acc
+            else:
+                raise unsupported("engine", lay.op)
             acts[lay.name] = y
         out = acts[self.plan.output]
         if not self.exact:

@@ -13,6 +13,7 @@ from edgevision.errors import BackendError
 from edgevision.fpga.boards import get_board
 from edgevision.fpga.hwgraph import HwGraph, Module, cident
 from edgevision.fpga.scripts import write_scripts
+from edgevision.ir.ops import register_ops, unsupported
 from edgevision.ir.stream import REGISTERS, TOP_FUNCTION, pack_output, pack_tokens
 from edgevision.quant.reference import run_network
 from edgevision.resources import shipped
@@ -84,7 +85,11 @@ def _call(m: Module) -> str:
     if m.kind == "pool":
         gh, gw = (int(g) for g in a["grid"])
         return f"ev::pool<{m.index}, {h}, {w}, {m.cin}, {gh}, {gw}, {n}_PO>({i[0]}, {o[0]}, {n}_m, {rq});"
-    raise AssertionError(m.kind)
+    raise unsupported("hls", m.kind)
+
+
+# the ops the chain above emits a library call for (edgevision.ir.ops registry)
+register_ops("hls", ("fc", "conv3x3_subm", "dwconv3x3_subm", "conv2x2_s2", "conv1x1", "add", "pool"))
 
 
 def _partition_pragmas(m: Module) -> list[str]:

@@ -21,6 +21,7 @@ import numpy as np
 
 from edgevision.fpga.boards import Board
 from edgevision.fpga.hwgraph import LINE_BUFFERED, HwGraph, Module
+from edgevision.ir.ops import OPS, register_ops, unsupported
 from edgevision.quant.reference import downsample_sites, neighbor_table
 
 # Estimated pipeline depths (cycles from first input to first output of a pipelined loop nest).
@@ -50,9 +51,9 @@ def measure_counts(graph: HwGraph, coords: np.ndarray) -> dict[str, Counts]:
     sites: dict[str, np.ndarray] = {"input": np.asarray(coords, np.int32).reshape(-1, 2)}
     for lay in net.layers:
         src = sites.get(lay.inputs[0])
-        if lay.op == "conv2x2_s2":
+        if OPS[lay.op].grid == "half":
             sites[lay.name] = downsample_sites(src, shapes[lay.inputs[0]])[0]
-        elif src is not None and lay.op not in ("pool", "fc"):
+        elif src is not None and OPS[lay.op].sparse_out:
             sites[lay.name] = src
     out: dict[str, Counts] = {}
     for m in graph.modules:
@@ -130,7 +131,11 @@ def module_cycles(m: Module, c: Counts) -> float:
         return cells + n + 1 + n * cdiv(m.cin, m.po) + cells * cdiv(m.cin, m.po)
     if k == "fc":
         return mac_steps(m) + (cdiv(m.cout, m.po) if m.layer.attrs.get("requant") else 0)
-    raise AssertionError(k)
+    raise unsupported("fpga_model", k)
+
+
+# the ops the cycle chain above (and the resource chain below) model (edgevision.ir.ops registry)
+register_ops("fpga_model", ("conv3x3_subm", "dwconv3x3_subm", "conv2x2_s2", "conv1x1", "add", "pool", "fc"))
 
 
 def _cells(m: Module) -> int:
@@ -308,9 +313,9 @@ def _rtl_sites(graph: HwGraph, coords: np.ndarray) -> dict[str, np.ndarray]:
     sites: dict[str, np.ndarray] = {"input": np.asarray(coords, np.int32).reshape(-1, 2)}
     for lay in net.layers:
         src = sites.get(lay.inputs[0])
-        if lay.op == "conv2x2_s2":
+        if OPS[lay.op].grid == "half":
             sites[lay.name] = downsample_sites(src, shapes[lay.inputs[0]])[0]
-        elif src is not None and lay.op not in ("pool", "fc"):
+        elif src is not None and OPS[lay.op].sparse_out:
             sites[lay.name] = src
     return sites
 

@@ -30,31 +30,107 @@ Ops (``OPS`` below is the authoritative list; tensor shapes use Co/Ci output/inp
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+Shape = Callable[[int, int], tuple[int, ...]]
 
 
 @dataclass(frozen=True)
 class OpSpec:
-    """What an op needs: its tensors (name -> rank), its attributes and how many inputs it has."""
+    """What an op needs, declared once: its tensors (name -> rank), the weight shape as a function of
+    (in_ch, out_ch), its attributes, how many inputs it has and its output geometry: ``grid`` is ``"same"``
+    (output sites = input sites), ``"half"`` (kernel-2 stride-2: grid ceil(H/2) x ceil(W/2)) or ``"dense"``
+    (a dense vector; ``sparse_out`` False)."""
 
     tensors: dict[str, int]
     attrs: tuple[str, ...]
     n_inputs: int = 1
-    sparse_out: bool = True  # False once the activation is a dense vector
+    grid: str = "same"
+    weight: Shape | None = None
+
+    @property
+    def sparse_out(self) -> bool:
+        """False once the activation is a dense vector."""
+        return self.grid != "dense"
+
+    def out_grid(self, h: int, w: int) -> tuple[int, int]:
+        """The (H, W) grid of the output of an input on an (h, w) grid (a dense vector keeps its input's)."""
+        return (-(-h // 2), -(-w // 2)) if self.grid == "half" else (h, w)
 
 
 _REQ = ("shift", "relu", "act_max", "scale", "bits")
+
+
+def _conv(weight: Shape, grid: str = "same") -> OpSpec:
+    return OpSpec({"weight": len(weight(1, 1)), "bias": 1, "mult": 1}, ("in_ch", "out_ch") + _REQ, grid=grid, weight=weight)
+
+
 OPS: dict[str, OpSpec] = {
-    "conv3x3_subm": OpSpec({"weight": 4, "bias": 1, "mult": 1}, ("in_ch", "out_ch") + _REQ),
-    "dwconv3x3_subm": OpSpec({"weight": 3, "bias": 1, "mult": 1}, ("in_ch", "out_ch") + _REQ),
-    "conv2x2_s2": OpSpec({"weight": 4, "bias": 1, "mult": 1}, ("in_ch", "out_ch") + _REQ),
-    "conv1x1": OpSpec({"weight": 2, "bias": 1, "mult": 1}, ("in_ch", "out_ch") + _REQ),
+    "conv3x3_subm": _conv(lambda ci, co: (co, 3, 3, ci)),
+    "dwconv3x3_subm": _conv(lambda ci, co: (co, 3, 3)),
+    "conv2x2_s2": _conv(lambda ci, co: (co, 2, 2, ci), grid="half"),
+    "conv1x1": _conv(lambda ci, co: (co, ci)),
     "add": OpSpec({"mult_a": 1, "mult_b": 1}, ("in_ch", "out_ch") + _REQ, n_inputs=2),
-    "pool": OpSpec({"mult": 1}, ("in_ch", "out_ch", "grid") + _REQ, sparse_out=False),
-    "fc": OpSpec({"weight": 2, "bias": 1}, ("in_ch", "out_ch", "requant", "scale"), sparse_out=False),
+    "pool": OpSpec({"mult": 1}, ("in_ch", "out_ch", "grid") + _REQ, grid="dense"),
+    "fc": OpSpec({"weight": 2, "bias": 1}, ("in_ch", "out_ch", "requant", "scale"), grid="dense",
+                 weight=lambda ci, co: (co, ci)),
 }
+
+# Which backend implements which op. Each backend registers its ops where its per-op code is
+# (tests/ir/test_op_registry.py checks every op against every backend, known gaps declared there).
+BACKENDS = ("reference", "torch_int", "engine", "hls", "fpga_model", "rtl", "qonnx")
+_IMPLS: dict[str, dict[str, Any]] = {b: {} for b in BACKENDS}
+
+
+def register(backend: str, op: str, fn: Any = None) -> Any:
+    """Record that ``backend`` implements ``op`` (optionally with ``fn``); usable as ``@register(backend, op)``.
+    Unknown backends or ops raise ``KeyError``."""
+    if backend not in _IMPLS:
+        raise KeyError(f"unknown backend {backend!r}; backends are {BACKENDS}")
+    if op not in OPS:
+        raise KeyError(f"backend {backend!r} registers unknown op {op!r}; ops are {sorted(OPS)}")
+    if fn is not None:
+        _IMPLS[backend][op] = fn
+        return fn
+
+    def deco(f: Any) -> Any:
+        _IMPLS[backend][op] = f
+        return f
+
+    _IMPLS[backend].setdefault(op, None)
+    return deco
+
+
+def register_ops(backend: str, ops: tuple[str, ...] | list[str]) -> None:
+    """:func:`register` each of ``ops`` for ``backend`` without a function (backends dispatching in a chain)."""
+    for op in ops:
+        register(backend, op)
+
+
+def implementation(backend: str, op: str) -> Any:
+    """The function ``backend`` registered for ``op``; ``NotImplementedError`` naming both when there is none."""
+    fn = _IMPLS.get(backend, {}).get(op)
+    if fn is None:
+        raise NotImplementedError(f"backend {backend!r} has no implementation of op {op!r}")
+    return fn
+
+
+def implementations(backend: str) -> set[str]:
+    """The ops ``backend`` has registered."""
+    return set(_IMPLS[backend])
+
+
+def missing(backend: str) -> list[str]:
+    """The ops of :data:`OPS` that ``backend`` has not registered, sorted."""
+    return sorted(set(OPS) - set(_IMPLS[backend]))
+
+
+def unsupported(backend: str, op: str) -> NotImplementedError:
+    """The error a backend's dispatch raises for an op it does not implement."""
+    return NotImplementedError(f"backend {backend!r} has no implementation of op {op!r} (implemented: "
+                               f"{sorted(_IMPLS[backend])})")
 
 
 def requant_bounds(relu: bool, act_max: int, bits: int = 8) -> tuple[int, int]:

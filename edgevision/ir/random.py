@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgevision.ir.ops import OPS
 from edgevision.ir.schema import Layer, Network, grid_input, validate
 
 
 def _conv(rng: np.random.Generator, name: str, op: str, src: str, cin: int, cout: int, relu: bool) -> Layer:
-    shapes = {
-        "conv3x3_subm": (cout, 3, 3, cin),
-        "dwconv3x3_subm": (cout, 3, 3),
-        "conv2x2_s2": (cout, 2, 2, cin),
-        "conv1x1": (cout, cin),
-    }
-    w = rng.integers(-127, 128, shapes[op]).astype(np.int8)
-    fan_in = int(np.prod(shapes[op][1:]))
+    shape = OPS[op].weight(cin, cout)
+    w = rng.integers(-127, 128, shape).astype(np.int8)
+    fan_in = int(np.prod(shape[1:]))
     shift = 16
     base = (1 << shift) / (np.sqrt(fan_in) * 40.0)  # keeps typical outputs inside int8
     mult = np.maximum(1, base * rng.uniform(0.7, 1.3, cout)).astype(np.int32)

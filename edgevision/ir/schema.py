@@ -149,7 +149,7 @@ class Network:
         out = {"input": (self.input.height, self.input.width)}
         for lay in self.layers:
             h, w = out.get(lay.inputs[0], (1, 1))
-            out[lay.name] = (-(-h // 2), -(-w // 2)) if lay.op == "conv2x2_s2" else (h, w)
+            out[lay.name] = OPS[lay.op].out_grid(h, w)
         return out
 
 
@@ -192,6 +192,11 @@ def validate(net: Network, source: str = "IR") -> Network:
         for tname, rank in spec.tensors.items():
             if tname not in lay.tensors:
                 raise IRError(f"{where}: missing tensor {tname!r}")
+        if spec.weight is not None and "weight" in lay.tensors:
+            want_shape = spec.weight(in_ch, int(lay.attrs["out_ch"]))
+            if tuple(lay.tensors["weight"].shape) != want_shape:
+                raise IRError(f"{where}: tensor 'weight' has shape {tuple(lay.tensors['weight'].shape)}, expected "
+                              f"{want_shape} for in_ch {in_ch}, out_ch {int(lay.attrs['out_ch'])}")
         if lay.op == "fc" and lay.attrs.get("requant") and "mult" not in lay.tensors:
             raise IRError(f"{where}: requant fc needs a 'mult' tensor")
         for tname, arr in lay.tensors.items():

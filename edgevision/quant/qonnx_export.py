@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from edgevision.errors import BackendError, ConfigError, IRError
-from edgevision.ir.ops import layer_bounds
+from edgevision.ir.ops import layer_bounds, register_ops
 from edgevision.ir.schema import Network
 
 QONNX_DOMAIN = "qonnx.custom_op.general"
@@ -155,6 +155,10 @@ def _check_ranges(lay_name: str, attrs: dict[str, Any], w: np.ndarray | None = N
         qlo, qhi = (-(1 << (b - 1)), (1 << (b - 1)) - 1) if lo < 0 else (0, (1 << b) - 1)
         if lo < qlo or hi > qhi:
             raise IRError(f"layer {lay_name!r}: clip range [{lo}, {hi}] does not fit {b} bits")
+
+
+# the ops build_qonnx's chain exports (edgevision.ir.ops registry)
+register_ops("qonnx", ("conv3x3_subm", "dwconv3x3_subm", "conv1x1", "conv2x2_s2", "add", "pool", "fc"))
 
 
 def build_qonnx(net: Network) -> Any:
@@ -293,7 +297,7 @@ def build_qonnx(net: Network) -> Any:
                 out = g.node("Cast", [acc], lay.name, _I32, (1, co), doc=doc + " (int32 logits)", to=_I32)
             acts[lay.name] = (out, co, a)
         else:
-            raise IRError(f"layer {lay.name!r}: op {lay.op!r} has no QONNX export")
+            raise IRError(f"layer {lay.name!r}: op {lay.op!r} has no QONNX export (backend 'qonnx')")
     out_name, _, _ = acts[net.output]
     if out_name != net.output:  # the output is a layer name; keep it stable for consumers
         raise IRError(f"internal: output tensor {out_name!r} is not named after {net.output!r}")

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from edgevision.errors import EventValidationError, IRError
-from edgevision.ir.ops import layer_bounds
+from edgevision.ir.ops import implementation, layer_bounds, register, unsupported
 from edgevision.ir.schema import InputSpec, Layer, Network
 from edgevision.quant.requant import pool_average, requantize, round_half_up
 
@@ -87,11 +87,13 @@ def _conv(lay: Layer, x: Sparse, shape: tuple[int, int]) -> Sparse:
         acc = np.einsum("nkc,ck->nc", g, w.reshape(co, 9))
     elif lay.op == "conv1x1":
         acc = feats.astype(np.int64) @ w.T
-    else:  # conv2x2_s2
+    elif lay.op == "conv2x2_s2":
         coords, parent, tap, _ = downsample_sites(coords, shape)
         taps = np.zeros((len(coords) * 4, feats.shape[1]), np.int64)
         taps[parent * 4 + tap] = feats
         acc = taps.reshape(len(coords), 4 * feats.shape[1]) @ w.reshape(co, -1).T
+    else:
+        raise unsupported("reference", lay.op)
     acc = acc + lay.tensors["bias"].astype(np.int64)
     lo, hi = layer_bounds(lay.attrs)
     return coords, requantize(acc, lay.tensors["mult"], int(lay.attrs["shift"]), lo, hi).astype(np.int8)
@@ -126,6 +128,14 @@ def _fc(lay: Layer, v: np.ndarray) -> np.ndarray:
     return acc.astype(np.int32)
 
 
+# The reference's implementation of every op of edgevision.ir.ops.OPS: fn(layer, inputs, input grid) -> value.
+for _op in ("conv3x3_subm", "dwconv3x3_subm", "conv2x2_s2", "conv1x1"):
+    register("reference", _op, lambda lay, xs, shape: _conv(lay, xs[0], shape))
+register("reference", "add", lambda lay, xs, shape: _add(lay, xs[0], xs[1]))
+register("reference", "pool", lambda lay, xs, shape: _pool(lay, xs[0], shape))
+register("reference", "fc", lambda lay, xs, shape: _fc(lay, xs[0]))
+
+
 def check_tokens(net: Network, coords: np.ndarray, feats: np.ndarray) -> None:
     """Raise :class:`EventValidationError` unless coords/feats are one window of ``net``'s input in raster order."""
     spec = net.input
@@ -157,14 +167,7 @@ def run_network(net: Network, coords: np.ndarray, feats: np.ndarray, return_all:
     acts: dict[str, Any] = {"input": (coords.astype(np.int32), feats.astype(np.int8))}
     for lay in net.layers:
         xs = [acts[n] for n in lay.inputs]
-        if lay.op == "add":
-            acts[lay.name] = _add(lay, xs[0], xs[1])
-        elif lay.op == "pool":
-            acts[lay.name] = _pool(lay, xs[0], shapes[lay.inputs[0]])
-        elif lay.op == "fc":
-            acts[lay.name] = _fc(lay, xs[0])
-        else:
-            acts[lay.name] = _conv(lay, xs[0], shapes[lay.inputs[0]])
+        acts[lay.name] = implementation("reference", lay.op)(lay, xs, shapes[lay.inputs[0]])
     if return_all:
         del acts["input"]
         return acts

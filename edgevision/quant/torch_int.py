@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from edgevision.ir.ops import layer_bounds
+from edgevision.ir.ops import layer_bounds, register_ops, unsupported
 from edgevision.ir.schema import Layer, Network
 from edgevision.nn import sparse_ops
 from edgevision.nn.tensor import SparseTensor
@@ -58,6 +58,9 @@ class TorchIntNetwork:
             return acts
         return acts[self.net.output]
 
+    # the ops the chain below implements (edgevision.ir.ops registry)
+    register_ops("torch_int", ("add", "pool", "fc", "conv3x3_subm", "dwconv3x3_subm", "conv1x1", "conv2x2_s2"))
+
     def _layer(self, lay: Layer, xs: list, nbr: dict[int, torch.Tensor]):
         t = self.tensors[lay.name]
         a = lay.attrs
@@ -89,9 +92,11 @@ class TorchIntNetwork:
             out = p.replace(conv(p.feats, nbr[key], w))
         elif lay.op == "conv1x1":
             out = p.replace(sparse_ops.conv1x1(p.feats, w))
-        else:
+        elif lay.op == "conv2x2_s2":
             oc, parent, offset, oshape = sparse_ops.downsample2x2(p.coords, p.shape)
             out = SparseTensor(sparse_ops.strided_conv2x2(p.feats, parent, offset, oc.shape[0], w), oc, oshape, p.batch_size)
+        else:
+            raise unsupported("torch_int", lay.op)
         lo, hi = layer_bounds(lay.attrs)
         acc = torch.round(out.feats).long() + t["bias"]
         return out.replace(requantize_t(acc, t["mult"], int(a["shift"]), lo, hi))

@@ -20,6 +20,7 @@ from edgevision.atomic import write_text_atomic
 from edgevision.errors import BackendError
 from edgevision.fpga.hwgraph import HwGraph, Module
 from edgevision.fpga.model import rtl_fifo_depth  # one FIFO sizing rule for the RTL and its latency model
+from edgevision.ir.ops import register_ops
 from edgevision.resources import shipped
 
 LIBRARY = shipped("fpga/rtl")
@@ -65,6 +66,10 @@ def rom_words(m: Module) -> tuple[np.ndarray, int]:
     # [ob, po, tap, cb, pi] -> [tap, cb, ob, po, pi]
     arr = pad.reshape(nob, m.po, taps, ncb, m.pi).transpose(2, 3, 0, 1, 4)
     return arr.reshape(-1, m.po * m.pi), m.po * m.pi
+
+
+# the ops the RTL library has a module for (edgevision.ir.ops registry); fc is refused by check_supported
+register_ops("rtl", ("conv3x3_subm", "dwconv3x3_subm", "conv2x2_s2", "conv1x1", "add", "pool"))
 
 
 def check_supported(graph: HwGraph) -> None:

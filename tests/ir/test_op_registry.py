@@ -1,0 +1,77 @@
+"""Every op of edgevision.ir.ops.OPS has an implementation registered by every backend, except declared gaps."""
+
+import importlib
+
+import numpy as np
+import pytest
+
+from edgevision.ir.ops import BACKENDS, OPS, implementations, missing
+from edgevision.ir.random import random_network, random_tokens
+from edgevision.nn.tensor import SparseTensor
+
+# The module where each backend registers its ops (importing it registers them).
+BACKEND_MODULES = {
+    "reference": "edgevision.quant.reference",
+    "torch_int": "edgevision.quant.torch_int",
+    "engine": "edgevision.engine.cpu",
+    "hls": "edgevision.fpga.codegen",
+    "fpga_model": "edgevision.fpga.model",
+    "rtl": "edgevision.rtl.codegen",
+    "qonnx": "edgevision.quant.qonnx_export",
+}
+
+# Known gaps, each with its reason. Must equal what is really missing: a new op without implementations fails,
+# and so does implementing a gap without removing it here.
+KNOWN_GAPS = {
+    ("rtl", "fc"): "the RTL library has no fc module: rtl.codegen.check_supported refuses it (HLS supports it)",
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _load_backends():
+    for mod in BACKEND_MODULES.values():
+        importlib.import_module(mod)
+
+
+def test_every_backend_has_a_module():
+    assert set(BACKEND_MODULES) == set(BACKENDS)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("op", sorted(OPS))
+def test_op_registered(op, backend):
+    if (backend, op) in KNOWN_GAPS:
+        assert op not in implementations(backend), (
+            f"{backend} now implements {op}: remove ({backend!r}, {op!r}) from KNOWN_GAPS")
+    else:
+        assert op in implementations(backend), f"backend {backend!r} registers no implementation of op {op!r}"
+
+
+def test_known_gaps_are_exactly_what_is_missing():
+    assert {(b, op) for b in BACKENDS for op in missing(b)} == set(KNOWN_GAPS)
+    assert all(b in BACKENDS and op in OPS for b, op in KNOWN_GAPS)
+
+
+def test_random_network_has_every_op():
+    net = random_network(np.random.default_rng(0), height=9, width=11, fc_out=5)
+    assert {lay.op for lay in net.layers} == set(OPS)
+
+
+def test_every_op_bit_exact_reference_torch_int_engine():
+    from edgevision.engine import compile_ir
+    from edgevision.quant.reference import run_network
+    from edgevision.quant.torch_int import TorchIntNetwork
+
+    rng = np.random.default_rng(15)
+    for h, w, fc in ((9, 11, 5), (13, 10, None)):
+        net = random_network(rng, height=h, width=w, in_ch=3, widths=(6, 8), grid=(2, 2), fc_out=fc)
+        windows = [random_tokens(rng, h, w, 3, d) for d in (1.0 / (h * w), 0.05, 0.3, 1.0)]
+        refs = [run_network(net, c, f) for c, f in windows]
+        batch = SparseTensor.from_windows([(c, f.astype(np.int64)) for c, f in windows], (h, w), dtype=None)
+        tint = TorchIntNetwork(net)(batch).numpy()
+        engine = compile_ir(net)
+        for i, ((c, f), ref) in enumerate(zip(windows, refs)):
+            np.testing.assert_array_equal(tint[i], ref, err_msg=f"torch_int window {i}")
+            out = engine.run(c, f)
+            assert out.dtype == ref.dtype
+            np.testing.assert_array_equal(out, ref, err_msg=f"engine window {i}")
