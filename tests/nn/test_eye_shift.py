@@ -21,12 +21,12 @@ def test_ir_backbone_is_the_integer_reference(ring_dataset):
     from edgevision.nn.eye_data import load_split, make_batch
     from edgevision.quant.reference import dequantize_output, quantize_input, run_network
 
-    _, cfg = load_eye_tracker(CHECKPOINT)
+    model, cfg = load_eye_tracker(CHECKPOINT)
     rec = load_split(ring_dataset, "test", cfg)[0]
     net = load_ir(IR_DIR)
     slots = [0, 7, 30]
     x, _ = make_batch([rec], np.array([[0, s] for s in slots]), 1)
-    got = IRBackbone(net, 640)(x).numpy()
+    got = IRBackbone(net, model.backbone.feature_dim)(x).numpy()
     for b, s in enumerate(slots):
         coords, feats, _ = rec.windows(s, s + 1)
         ref = dequantize_output(net, run_network(net, coords.astype(np.int32), quantize_input(feats.astype(np.float32), net.input)))
