@@ -75,3 +75,22 @@ def test_quiet_still_prints_errors_as_one_line(capfd):
     assert main(["-q", "events", "info", "nofile.npy"]) == 2
     out, err = capfd.readouterr()
     assert out == "" and err.strip().splitlines() == [err.strip()] and "nofile.npy" in err
+
+
+def test_every_flag_of_every_subcommand_has_help():
+    import argparse
+
+    from edgevision.cli import build_parser
+
+    missing = []
+
+    def walk(parser, path):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, [*path, name])
+            elif action.option_strings and action.help is None:
+                missing.append(f"{' '.join(path)} {action.option_strings[0]}")
+
+    walk(build_parser(), ["edgevision"])
+    assert missing == []

@@ -16,7 +16,7 @@ def register(cli) -> None:
     p = cli.command("synth-gesture", _synth, "render a synthetic 10-class gesture event set (split by subject)", group="data")
     p.add_argument("--out", required=True, help="output folder (must not hold a set yet)")
     p.add_argument("--recordings", type=int, default=300, help="number of 1 s recordings (>= 20)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="generator seed")
     p.add_argument("--subjects", type=int, default=10, help="number of simulated subjects")
 
     p = cli.command("classify", _train, "train a recognition model (run folder: checkpoints, log.csv, plots)", group="train")
@@ -26,12 +26,12 @@ def register(cli) -> None:
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--epochs", type=int, default=None, help="epochs (default 30; with --resume: the run's own)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out after its last saved epoch")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=16, help="windows per optimizer step (default 16)")
+    p.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate (default 1e-3)")
+    p.add_argument("--seed", type=int, default=0, help="seed of weights, batch order and augmentation")
     p.add_argument("--max-train-windows", type=int, default=0, help="random subset of training windows per epoch (0 = all)")
-    p.add_argument("--window-us", type=int, default=500_000)
-    p.add_argument("--step-us", type=int, default=250_000)
+    p.add_argument("--window-us", type=int, default=500_000, help="window length in microseconds (default 500 ms)")
+    p.add_argument("--step-us", type=int, default=250_000, help="step between window starts in microseconds (default 250 ms)")
     p.add_argument("--model-config", default=None, help='JSON object of model settings, e.g. \'{"timesteps": 8}\'')
     p.add_argument("--shift-px", type=int, default=0, help="augmentation: random translation of each training window (pixels)")
     p.add_argument("--drop-events", type=float, default=0.0, help="augmentation: drop up to this fraction of a window's events")
@@ -44,15 +44,15 @@ def register(cli) -> None:
     p = cli.command("classify", _eval, "window and per-recording accuracy of a trained classifier", group="eval")
     p.add_argument("--checkpoint", required=True, help="run folder or its model.safetensors")
     p.add_argument("--data", default=None, help="data spec (default: the run's)")
-    p.add_argument("--part", default="test", choices=("train", "test", "all"))
+    p.add_argument("--part", default="test", choices=("train", "test", "all"), help="which recordings to score (default test)")
 
     p = cli.command("classify-csim", _csim, "int8 ESDA classifier IR on the C-simulated accelerator: bit-exactness, "
                     "float vs int8 accuracy, modelled latency per window", group="eval")
     p.add_argument("--ir", required=True, help="IR folder from `edgevision quantize --classifier`")
     p.add_argument("--checkpoint", required=True, help="the float run folder the IR was quantized from")
     p.add_argument("--data", default=None, help="data spec (default: the run's)")
-    p.add_argument("--part", default="test", choices=("train", "test", "all"))
-    p.add_argument("--board", default="zcu102")
+    p.add_argument("--part", default="test", choices=("train", "test", "all"), help="which recordings to run (default test)")
+    p.add_argument("--board", default="zcu102", help="board whose parallelism and clock the design uses (default zcu102)")
     p.add_argument("--limit", type=int, default=0, help="first N windows only (0 = all)")
 
     p = cli.command("classify-cv", _cv, "cross-validation table of recognition runs (one folder per family and fold) "
@@ -64,7 +64,7 @@ def register(cli) -> None:
     p = cli.command("classify", _bench, "train the four classifiers briefly on a synthetic set and write the table to docs/recognition.md", group="bench")
     p.add_argument("--data", default=None, help="existing synthetic set (default: generate one in --work)")
     p.add_argument("--work", default="build/bench-classify", help="folder for the generated set, runs and bench.json")
-    p.add_argument("--recordings", type=int, default=200)
+    p.add_argument("--recordings", type=int, default=200, help="synthetic recordings to generate (default 200)")
     p.add_argument("--doc", default="docs/recognition.md", help="markdown file whose generated table is replaced")
 
 

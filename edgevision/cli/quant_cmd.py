@@ -65,7 +65,7 @@ def register(cli) -> None:
     p.add_argument("--budget-kb", type=float, default=None, help="conv weight budget in KiB (default 75%% of int8)")
     p.add_argument("--eval-split", choices=("val", "test"), default="val", help="split the accuracy report uses (default val)")
     p.add_argument("--cache", default=None, help="token-slice cache folder (default QDIR/cache)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the calibration window sample")
 
     e = cli.command("export-onnx", _export_onnx, "export the float backbone (masked dense) and GRU head to ONNX", group="quant")
     e.add_argument("--checkpoint", required=True, help="eye-tracker checkpoint (.safetensors with its .json)")
