@@ -13,15 +13,7 @@ from edgevision.atomic import write_bytes_atomic, write_text_atomic
 from edgevision.errors import CheckpointError, ConfigError
 from edgevision.nn.config import EyeConfig, config_from_dict
 from edgevision.nn.eye_model import EyeTracker
-
-CHECKPOINT_SCHEMA = "edgevision.eye_checkpoint"
-CHECKPOINT_VERSION = 1
-
-
-def sidecar(path: str | Path) -> Path:
-    """The JSON file beside a ``.safetensors`` checkpoint."""
-    return Path(path).with_suffix(".json")
-
+from edgevision.nn.sidecar import CHECKPOINT_SCHEMA, CHECKPOINT_VERSION, check_weights, read_sidecar, sidecar
 
 def save_checkpoint(path: str | Path, model: EyeTracker, cfg: EyeConfig, meta: dict[str, Any] | None = None) -> Path:
     """Write the weights to ``path`` (.safetensors) and config + ``meta`` to the JSON beside it, which also holds
@@ -39,22 +31,6 @@ def save_checkpoint(path: str | Path, model: EyeTracker, cfg: EyeConfig, meta: d
     return path
 
 
-def read_sidecar(path: str | Path) -> dict[str, Any]:
-    """The checkpoint's JSON document (config, meta), checked."""
-    js = sidecar(path)
-    if not js.is_file():
-        raise CheckpointError(f"{js}: missing; a checkpoint is NAME.safetensors plus NAME.json (written by `edgevision train eye`)")
-    try:
-        doc = json.loads(js.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{js}: not valid JSON ({exc})") from None
-    if not isinstance(doc, dict) or doc.get("schema") != CHECKPOINT_SCHEMA:
-        raise CheckpointError(f"{js}: not an eye-tracker checkpoint (schema must be {CHECKPOINT_SCHEMA!r})")
-    if doc.get("version") != CHECKPOINT_VERSION:
-        raise CheckpointError(f"{js}: checkpoint version {doc.get('version')!r} unsupported (expected {CHECKPOINT_VERSION})")
-    return doc
-
-
 def load_eye_tracker(path: str | Path, device: str | torch.device = "cpu") -> tuple[EyeTracker, EyeConfig]:
     """Rebuild the model from the JSON config and load the weights (eval mode); CheckpointError on mismatch."""
     from safetensors import SafetensorError
@@ -64,10 +40,7 @@ def load_eye_tracker(path: str | Path, device: str | torch.device = "cpu") -> tu
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
     doc = read_sidecar(path)
-    want_sha = doc.get("weights_sha256")  # absent in checkpoints written before it was added
-    if want_sha is not None and hashlib.sha256(path.read_bytes()).hexdigest() != want_sha:
-        raise CheckpointError(f"{path}: not the weights {sidecar(path).name} describes (sha256 differs; a write "
-                              "interrupted between the two files?); rerun `edgevision train eye --resume`")
+    check_weights(path, doc)
     try:
         cfg = config_from_dict(doc.get("config"), str(sidecar(path)))
         model = EyeTracker(cfg)

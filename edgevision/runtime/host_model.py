@@ -10,8 +10,6 @@ only), which also carries the front end (``net.input``) and the GRU head (``head
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,11 +19,10 @@ import numpy as np
 from edgevision.errors import CheckpointError, ConfigError
 from edgevision.ir.schema import InputSpec, front_end
 from edgevision.ir.head import HEAD_KEYS
+from edgevision.nn.sidecar import CHECKPOINT_SCHEMA, CHECKPOINT_VERSION, check_weights, read_sidecar, sidecar  # noqa: F401
 from edgevision.runtime.head import GRUHead
 
 # Same values as edgevision.nn.checkpoint (which imports torch); a test checks they agree.
-CHECKPOINT_SCHEMA = "edgevision.eye_checkpoint"
-CHECKPOINT_VERSION = 1
 
 
 @dataclass
@@ -59,21 +56,9 @@ def load_host_model(path: str | Path) -> HostModel:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
-    js = path.with_suffix(".json")
-    if not js.is_file():
-        raise CheckpointError(f"{js}: missing; a checkpoint is NAME.safetensors plus NAME.json (written by `edgevision train eye`)")
-    try:
-        doc = json.loads(js.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{js}: not valid JSON ({exc})") from None
-    if not isinstance(doc, dict) or doc.get("schema") != CHECKPOINT_SCHEMA:
-        raise CheckpointError(f"{js}: not an eye-tracker checkpoint (schema must be {CHECKPOINT_SCHEMA!r})")
-    if doc.get("version") != CHECKPOINT_VERSION:
-        raise CheckpointError(f"{js}: checkpoint version {doc.get('version')!r} unsupported (expected {CHECKPOINT_VERSION})")
-    want_sha = doc.get("weights_sha256")  # absent in checkpoints written before it was added
-    if want_sha is not None and hashlib.sha256(path.read_bytes()).hexdigest() != want_sha:
-        raise CheckpointError(f"{path}: not the weights {js.name} describes (sha256 differs; a write interrupted "
-                              "between the two files?); rerun `edgevision train eye --resume`")
+    js = sidecar(path)
+    doc = read_sidecar(path)
+    check_weights(path, doc)
     try:
         cfg = config_from_dict(doc.get("config"), str(js))
     except ConfigError as exc:
