@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -98,28 +99,20 @@ sys.exit(main(sys.argv[1:]))
 # small data
 
 
+@functools.cache
+def _nn_test_data():
+    """tests/nn/conftest.py, loaded once: its moving pupil ring is the data of the training cells."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("nn_test_data", ROOT / "tests" / "nn" / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def ring_recording(seed: int, n_labels: int, per_slot: int):
-    """Events on a ring around a moving pupil centre (as tests/nn/conftest.py)."""
-    import numpy as np
-
-    from edgevision.events.core import make_events
-
-    rng = np.random.default_rng(seed)
-    t_lab = (np.arange(n_labels) + 1) * 10_000
-    phase = rng.uniform(0, 2 * np.pi, 2)
-    cx = 320 + 180 * np.sin(2 * np.pi * t_lab / 1.3e6 + phase[0])
-    cy = 240 + 120 * np.sin(2 * np.pi * t_lab / 0.9e6 + phase[1])
-    closed = np.zeros(n_labels)
-    closed[n_labels // 2 : n_labels // 2 + 4] = 1
-    slot = np.repeat(np.arange(n_labels), per_slot)
-    t = slot * 10_000 + np.sort(rng.integers(0, 10_000, slot.size).reshape(n_labels, per_slot), axis=1).ravel()
-    ang = rng.uniform(0, 2 * np.pi, slot.size)
-    r = 40 + rng.normal(0, 2, slot.size)
-    x = np.clip(cx[slot] + r * np.cos(ang), 0, 639)
-    y = np.clip(cy[slot] + r * np.sin(ang), 0, 479)
-    keep = closed[slot] == 0
-    ev = make_events(t[keep], x[keep], y[keep], rng.integers(0, 2, slot.size)[keep])
-    return ev, np.stack([cx, cy, closed], axis=1).astype(np.float32)
+    """The eye-tracker tests' moving pupil ring, closed for 4 labels."""
+    return _nn_test_data().ring_recording(seed, n_labels, per_slot, closed_frames=4)
 
 
 def make_dataset(root: Path) -> Path:

@@ -7,15 +7,16 @@ from edgevision.datasets.writer import write_manifest, write_recording, write_sp
 from edgevision.events.core import make_events
 
 
-def ring_recording(seed: int, n_labels: int = 120, per_slot: int = 120):
-    """Events on a ring (radius ~40 px) around a pupil centre moving smoothly over a 640x480 sensor."""
+def ring_recording(seed: int, n_labels: int = 120, per_slot: int = 120, closed_frames: int = 8):
+    """Events on a ring (radius ~40 px) around a pupil centre moving smoothly over a 640x480 sensor; the eye is
+    closed (no events) for ``closed_frames`` labels in the middle. Also used by tools/kill_matrix.py."""
     rng = np.random.default_rng(seed)
     t_lab = (np.arange(n_labels) + 1) * 10_000
     phase = rng.uniform(0, 2 * np.pi, 2)
     cx = 320 + 180 * np.sin(2 * np.pi * t_lab / 1.3e6 + phase[0])
     cy = 240 + 120 * np.sin(2 * np.pi * t_lab / 0.9e6 + phase[1])
     closed = np.zeros(n_labels)
-    closed[n_labels // 2 : n_labels // 2 + 8] = 1
+    closed[n_labels // 2 : n_labels // 2 + closed_frames] = 1
     slot = np.repeat(np.arange(n_labels), per_slot)
     t = slot * 10_000 + np.sort(rng.integers(0, 10_000, slot.size).reshape(n_labels, per_slot), axis=1).ravel()
     ang = rng.uniform(0, 2 * np.pi, slot.size)
