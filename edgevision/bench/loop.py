@@ -127,7 +127,6 @@ def _scenarios(backend: Any, model: Any, front: InputSpec, windows: list[TrackWi
                 "burst_latency_max_ms": float(lat[in_burst].max()) if in_burst.any() else None,
                 "after_burst_latency_p99_ms": float(np.percentile(lat[after], 99)) if after.any() else None,
                 "recovery_ms": recovery_ms(idx, lat, b0 + bn, results["steady"]["latency_p99_ms"], window_ms),
-                "recovered_within_100ms": None,
             })
             r["recovered_within_100ms"] = r["recovery_ms"] is not None and r["recovery_ms"] <= 100
         results[name] = r
