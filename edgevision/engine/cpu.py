@@ -9,6 +9,7 @@ returns the output vector. The first call of a process compiles (or loads the ca
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,32 +17,43 @@ import numpy as np
 from edgevision.engine import kernels as K
 from edgevision.engine.plan import Plan, plan_from_backbone, plan_from_ir
 from edgevision.errors import EventValidationError, IRError
-from edgevision.ir.ops import register, unsupported
+from edgevision.ir.ops import OPS, float32_exact, implementation, register
 from edgevision.ir.schema import Network
 
-_CODES = {"conv3x3_subm": K.CONV3, "dwconv3x3_subm": K.DW3, "conv2x2_s2": K.DOWN2, "conv1x1": K.PW,
-          "add": K.ADD, "pool": K.POOL, "fc": K.FC}
-for _op, _code in _CODES.items():
-    register("engine", _op, _code)  # the kernel's op code (edgevision.ir.ops registry)
+@dataclass(frozen=True)
+class KernelOp:
+    """The engine's implementation of an op (registered against its :data:`~edgevision.ir.ops.OPS` declaration):
+    its code in the compiled interpreter (:func:`edgevision.engine.kernels.run_program`) and whether it reads
+    its level's 3x3 neighbour table."""
+
+    code: int
+    neighbors: bool = False
 
 
-def _kernel_weight(op: str, w: np.ndarray) -> np.ndarray:
-    """IR layout -> the kernel's [taps, Ci, Co] (depthwise [9, C]) row-major layout."""
-    if op in ("conv3x3_subm", "conv2x2_s2"):
-        co, kh, kw, ci = w.shape
-        return w.transpose(1, 2, 3, 0).reshape(kh * kw, ci, co)
-    if op == "dwconv3x3_subm":
-        return w.reshape(w.shape[0], 9).T
-    return w.T  # conv1x1, fc: [Co, Ci] -> [Ci, Co]
+for _op, _impl in {"conv3x3_subm": KernelOp(K.CONV3, True), "dwconv3x3_subm": KernelOp(K.DW3, True),
+                   "conv2x2_s2": KernelOp(K.DOWN2), "conv1x1": KernelOp(K.PW), "add": KernelOp(K.ADD),
+                   "pool": KernelOp(K.POOL), "fc": KernelOp(K.FC)}.items():
+    register("engine", _op, _impl)
 
 
-_TAPS = {"conv3x3_subm": 9, "conv2x2_s2": 4, "conv1x1": 1}
+def _kernel_weight(w: np.ndarray) -> np.ndarray:
+    """IR layout (every op's weight is output channel first, :data:`~edgevision.ir.ops.OPS`) -> the kernel's
+    row-major layout with the output channel last: [taps, Ci, Co] (conv3x3_subm, conv2x2_s2; flat the same as
+    [kh, kw, Ci, Co]), [9, C] (dwconv3x3_subm), [Ci, Co] (conv1x1, fc)."""
+    return np.moveaxis(w, 0, -1)
 
 
 def _float32_exact(plan: Plan) -> bool:
-    """True when every GEMM of an int8 plan is exact in float32: each partial sum of ``K`` int8 x int8 products
-    stays below 2**24 in magnitude (``K * 128 * 128 <= 2**24``, i.e. at most 1024 products per output)."""
-    return all(_TAPS[l.op] * l.in_ch * (1 << 14) <= 1 << 24 for l in plan.layers if l.op in _TAPS)
+    """True when an int8 plan is exact in float32: every sparse layer's GEMM sums at most 1024 int8 x int8
+    products (:func:`~edgevision.ir.ops.float32_exact` of the op's fan-in) and every bias (held in the
+    parameter array) is at most 2**24 in magnitude. The kernel's fc accumulates in int64."""
+    for lay in plan.layers:
+        spec = OPS[lay.op]
+        if spec.sparse_out and not float32_exact(spec.fan_in(lay.in_ch, lay.out_ch)):
+            return False
+        if lay.bias is not None and lay.bias.size and int(np.abs(lay.bias.astype(np.int64)).max()) > 1 << 24:
+            return False
+    return True
 
 
 class Engine:
@@ -62,9 +74,9 @@ class Engine:
         need_nbr = np.zeros(len(plan.levels), np.uint8)
         for li, lay in enumerate(plan.layers):
             row = ops[li]
-            if lay.op not in _CODES:
-                raise unsupported("engine", lay.op)
-            row[K.F_OP] = _CODES[lay.op]
+            impl = implementation("engine", lay.op)
+            spec = OPS[lay.op]
+            row[K.F_OP] = impl.code
             row[K.F_IN0] = act_ids[lay.inputs[0]]
             row[K.F_IN1] = act_ids[lay.inputs[1]] if len(lay.inputs) > 1 else 0
             row[K.F_LEVEL] = lay.level
@@ -72,7 +84,7 @@ class Engine:
             row[K.F_SHIFT], row[K.F_REQ] = lay.shift, int(lay.requant)
             row[K.F_GH], row[K.F_GW] = lay.grid
             bounds[li] = (lay.lo, lay.hi)
-            for field, arr in ((K.F_W, None if lay.weight is None else _kernel_weight(lay.op, lay.weight)),
+            for field, arr in ((K.F_W, None if lay.weight is None else _kernel_weight(lay.weight)),
                                (K.F_B, lay.bias)):
                 if arr is not None:
                     row[field] = p_len
@@ -83,14 +95,10 @@ class Engine:
                     row[field] = m_len
                     mults.append(np.asarray(arr, np.int64).reshape(-1))
                     m_len += mults[-1].size
-            if lay.op in ("conv3x3_subm", "dwconv3x3_subm"):
+            if impl.neighbors:
                 need_nbr[lay.level] = 1
-            if lay.op in ("pool", "fc"):
-                out_level[lay.name] = -1
-                size = lay.out_ch * (lay.grid[0] * lay.grid[1] if lay.op == "pool" else 1)
-            else:
-                out_level[lay.name] = lay.level + (lay.op == "conv2x2_s2")
-                size = lay.out_ch
+            out_level[lay.name] = lay.level + spec.level_step if spec.sparse_out else -1
+            size = lay.out_ch * lay.grid[0] * lay.grid[1]  # grid (1, 1) except for a grid pool
             act_ids[lay.name] = len(act_level)
             row[K.F_OUT] = act_ids[lay.name]
             act_level.append(out_level[lay.name])
@@ -105,8 +113,7 @@ class Engine:
         self._scratch = np.full(int(max(h * w for h, w in plan.levels)), -1, np.int32)
         self._out_act = act_ids[plan.output]
         self._in_dtype = dtype
-        out = plan.out_layer
-        self.out_dtype = np.float32 if self.mode == 0 else (np.int32 if out.op == "fc" and not out.requant else np.int8)
+        self.out_dtype = plan.out_dtype
 
     @property
     def input_shape(self) -> tuple[int, int, int]:

@@ -30,6 +30,7 @@ Ops (``OPS`` below is the authoritative list; tensor shapes use Co/Ci output/inp
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,15 +41,16 @@ Shape = Callable[[int, int], tuple[int, ...]]
 @dataclass(frozen=True)
 class OpSpec:
     """What an op needs, declared once: its tensors (name -> rank), the weight shape as a function of
-    (in_ch, out_ch), its attributes, how many inputs it has and its output geometry: ``grid`` is ``"same"``
-    (output sites = input sites), ``"half"`` (kernel-2 stride-2: grid ceil(H/2) x ceil(W/2)) or ``"dense"``
-    (a dense vector; ``sparse_out`` False)."""
+    (in_ch, out_ch), its attributes, how many inputs it has, whether they are dense vectors (``dense_in``; else
+    sparse activations) and its output geometry: ``grid`` is ``"same"`` (output sites = input sites), ``"half"``
+    (kernel-2 stride-2: grid ceil(H/2) x ceil(W/2)) or ``"dense"`` (a dense vector; ``sparse_out`` False)."""
 
     tensors: dict[str, int]
     attrs: tuple[str, ...]
     n_inputs: int = 1
     grid: str = "same"
     weight: Shape | None = None
+    dense_in: bool = False
 
     @property
     def sparse_out(self) -> bool:
@@ -58,6 +60,21 @@ class OpSpec:
     def out_grid(self, h: int, w: int) -> tuple[int, int]:
         """The (H, W) grid of the output of an input on an (h, w) grid (a dense vector keeps its input's)."""
         return (-(-h // 2), -(-w // 2)) if self.grid == "half" else (h, w)
+
+    @property
+    def level_step(self) -> int:
+        """Resolution levels the output lies below the input (1 for a stride-2 op, else 0)."""
+        return int(self.grid == "half")
+
+    def fan_in(self, in_ch: int, out_ch: int) -> int:
+        """Products summed into one output value (weight elements per output channel); 0 without weights."""
+        return 0 if self.weight is None else math.prod(self.weight(in_ch, out_ch)[1:])
+
+
+def float32_exact(products: int) -> bool:
+    """True when any sum of ``products`` int8 x int8 products is exact in float32, whatever the summation order:
+    every partial sum stays within ``products * 2**14 <= 2**24`` (at most 1024 products)."""
+    return products * (1 << 14) <= 1 << 24
 
 
 _REQ = ("shift", "relu", "act_max", "scale", "bits")
@@ -75,12 +92,13 @@ OPS: dict[str, OpSpec] = {
     "add": OpSpec({"mult_a": 1, "mult_b": 1}, ("in_ch", "out_ch") + _REQ, n_inputs=2),
     "pool": OpSpec({"mult": 1}, ("in_ch", "out_ch", "grid") + _REQ, grid="dense"),
     "fc": OpSpec({"weight": 2, "bias": 1}, ("in_ch", "out_ch", "requant", "scale"), grid="dense",
-                 weight=lambda ci, co: (co, ci)),
+                 weight=lambda ci, co: (co, ci), dense_in=True),
 }
 
-# Which backend implements which op. Each backend registers its ops where its per-op code is
+# Which backend implements which op. Each backend registers its ops where its per-op code is; "engine" is the
+# compiled CPU engine, "engine_torch" the engine's PyTorch path for float plans (its int8 plans run torch_int)
 # (tests/ir/test_op_registry.py checks every op against every backend, known gaps declared there).
-BACKENDS = ("reference", "torch_int", "engine", "hls", "fpga_model", "rtl", "qonnx")
+BACKENDS = ("reference", "torch_int", "engine", "engine_torch", "hls", "fpga_model", "rtl", "qonnx")
 _IMPLS: dict[str, dict[str, Any]] = {b: {} for b in BACKENDS}
 
 
@@ -113,7 +131,7 @@ def implementation(backend: str, op: str) -> Any:
     """The function ``backend`` registered for ``op``; ``NotImplementedError`` naming both when there is none."""
     fn = _IMPLS.get(backend, {}).get(op)
     if fn is None:
-        raise NotImplementedError(f"backend {backend!r} has no implementation of op {op!r}")
+        raise unsupported(backend, op)
     return fn
 
 
@@ -130,7 +148,7 @@ def missing(backend: str) -> list[str]:
 def unsupported(backend: str, op: str) -> NotImplementedError:
     """The error a backend's dispatch raises for an op it does not implement."""
     return NotImplementedError(f"backend {backend!r} has no implementation of op {op!r} (implemented: "
-                               f"{sorted(_IMPLS[backend])})")
+                               f"{sorted(_IMPLS.get(backend, {}))})")
 
 
 def requant_bounds(relu: bool, act_max: int, bits: int = 8) -> tuple[int, int]:

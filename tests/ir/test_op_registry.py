@@ -14,6 +14,7 @@ BACKEND_MODULES = {
     "reference": "edgevision.quant.reference",
     "torch_int": "edgevision.quant.torch_int",
     "engine": "edgevision.engine.cpu",
+    "engine_torch": "edgevision.engine.torch_path",
     "hls": "edgevision.fpga.codegen",
     "fpga_model": "edgevision.fpga.model",
     "rtl": "edgevision.rtl.codegen",
@@ -58,20 +59,53 @@ def test_random_network_has_every_op():
 
 
 def test_every_op_bit_exact_reference_torch_int_engine():
+    """The one torch integer executor (TorchIntNetwork, also the engine's PyTorch path for int8 plans) and the
+    compiled engine equal the NumPy reference on random IRs with every op."""
     from edgevision.engine import compile_ir
+    from edgevision.engine.plan import plan_from_ir
+    from edgevision.engine.torch_path import TorchEngine
     from edgevision.quant.reference import run_network
     from edgevision.quant.torch_int import TorchIntNetwork
 
     rng = np.random.default_rng(15)
     for h, w, fc in ((9, 11, 5), (13, 10, None)):
         net = random_network(rng, height=h, width=w, in_ch=3, widths=(6, 8), grid=(2, 2), fc_out=fc)
+        assert {lay.op for lay in net.layers} == set(OPS) - ({"fc"} if fc is None else set())
         windows = [random_tokens(rng, h, w, 3, d) for d in (1.0 / (h * w), 0.05, 0.3, 1.0)]
         refs = [run_network(net, c, f) for c, f in windows]
         batch = SparseTensor.from_windows([(c, f.astype(np.int64)) for c, f in windows], (h, w), dtype=None)
         tint = TorchIntNetwork(net)(batch).numpy()
+        tpath = TorchEngine(plan_from_ir(net)).run(batch).numpy()
         engine = compile_ir(net)
         for i, ((c, f), ref) in enumerate(zip(windows, refs)):
             np.testing.assert_array_equal(tint[i], ref, err_msg=f"torch_int window {i}")
+            assert tpath.dtype == ref.dtype
+            np.testing.assert_array_equal(tpath[i], ref, err_msg=f"engine torch path window {i}")
             out = engine.run(c, f)
             assert out.dtype == ref.dtype
             np.testing.assert_array_equal(out, ref, err_msg=f"engine window {i}")
+
+
+@pytest.mark.parametrize("backend", ["reference", "torch_int", "engine", "engine_torch"])
+def test_missing_implementation_fails_loudly(backend, monkeypatch):
+    """A backend whose registry entry for an op is gone refuses the network, naming the op and the backend."""
+    from edgevision.engine.backend import make_engine_backend
+    from edgevision.engine.plan import Plan, PlanLayer
+    from edgevision.engine.torch_path import TorchEngine
+    from edgevision.ir import ops
+    from edgevision.quant.reference import run_network
+    from edgevision.quant.torch_int import TorchIntNetwork
+
+    net = random_network(np.random.default_rng(2), height=6, width=7, in_ch=2, widths=(4,), fc_out=3)
+    monkeypatch.delitem(ops._IMPLS[backend], "dwconv3x3_subm")
+    with pytest.raises(NotImplementedError, match=f"backend {backend!r} has no implementation of op 'dwconv3x3_subm'"):
+        if backend == "reference":
+            run_network(net, *random_tokens(np.random.default_rng(3), 6, 7, 2, 0.3))
+        elif backend == "torch_int":
+            TorchIntNetwork(net)
+        elif backend == "engine":
+            make_engine_backend(net)
+        else:
+            dw = PlanLayer("dw", "dwconv3x3_subm", ["input"], 2, 2, 0, -np.inf, np.inf,
+                           np.ones((2, 3, 3), np.float32), np.zeros(2, np.float32))
+            TorchEngine(Plan("float", "float", 6, 7, 2, [dw], "dw", [(6, 7)]))
