@@ -122,3 +122,21 @@ def test_shipped_eye_ir_bit_exact_on_real_windows(real_windows):
     for coords, feats in real_windows:
         q = quantize_input(feats, net.input)
         np.testing.assert_array_equal(engine.run(coords, q), run_network(net, coords, q))
+
+
+def test_bias_beyond_float32_stays_exact():
+    """A bias above 2**24 (not exact in float32) keeps the engine bit-exact: the plan then packs float64."""
+    net = random_network(np.random.default_rng(8), height=8, width=9, in_ch=2, widths=(4,), grid=(1, 1))
+    stem = net.layer("stem")
+    a = (1 << 24) + 1  # float32 holds 2**24 instead
+    shift = 42
+    lo, hi = int(100 * 2 ** shift / a), int(101 * 2 ** shift / a)  # stem outputs about 100
+    mult = next(m for m in range(lo, hi) if (a * m + (1 << 41)) >> shift != ((a - 1) * m + (1 << 41)) >> shift)
+    stem.tensors["weight"][:] = 0
+    stem.tensors["bias"][:] = a
+    stem.tensors["mult"][:] = mult
+    stem.attrs["shift"] = shift
+    coords, feats = random_tokens(np.random.default_rng(9), 8, 9, 2, 0.5)
+    ref = run_network(net, coords, feats, return_all=True)
+    assert int(ref["stem"][1][0, 0]) == (a * mult + (1 << 41)) >> shift <= 127
+    np.testing.assert_array_equal(compile_ir(net).run(coords, feats), ref[net.output])
