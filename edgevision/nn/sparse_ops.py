@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import torch
 
+from edgevision.ir.ops import OPS
+
 OFFSETS_3X3 = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1))  # k = (dy + 1) * 3 + (dx + 1)
 
 
@@ -79,8 +81,7 @@ def downsample2x2(
     ``parent[i]`` is the output row of input site i, ``offset[i] = (y % 2) * 2 + (x % 2)`` its kernel tap;
     ``out_coords`` are sorted by (b, y, x) and ``out_shape = (ceil(H / 2), ceil(W / 2))``.
     """
-    h, w = shape
-    oh, ow = -(-h // 2), -(-w // 2)
+    oh, ow = OPS["conv2x2_s2"].out_grid(*shape)
     c = coords.long()
     okeys = (c[:, 0] * oh + c[:, 1] // 2) * ow + c[:, 2] // 2
     uniq, parent = torch.unique(okeys, sorted=True, return_inverse=True)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from edgevision.errors import EventValidationError, IRError
-from edgevision.ir.ops import implementation, layer_bounds, register, unsupported
+from edgevision.ir.ops import OPS, implementation, layer_bounds, register
 from edgevision.ir.schema import InputSpec, Layer, Network
 from edgevision.quant.requant import pool_average, requantize, round_half_up
 
@@ -59,8 +59,7 @@ def gather_neighbors(feats: np.ndarray, nbr: np.ndarray) -> np.ndarray:
 
 def downsample_sites(coords: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:
     """Kernel-2 stride-2 geometry: (out coords [M, 2] raster order, parent [N], tap [N] = (y%2)*2 + x%2, out shape)."""
-    h, w = shape
-    oh, ow = -(-h // 2), -(-w // 2)
+    oh, ow = OPS["conv2x2_s2"].out_grid(*shape)
     c = coords.astype(np.int64)
     okeys, parent = np.unique((c[:, 0] // 2) * ow + c[:, 1] // 2, return_inverse=True)
     out = np.stack([okeys // ow, okeys % ow], axis=1).astype(np.int32)
@@ -75,28 +74,42 @@ def pool_cells(coords: np.ndarray, shape: tuple[int, int], grid: tuple[int, int]
     return (c[:, 0] * gh // h) * gw + c[:, 1] * gw // w
 
 
-def _conv(lay: Layer, x: Sparse, shape: tuple[int, int]) -> Sparse:
-    coords, feats = x
-    w = lay.tensors["weight"].astype(np.int64)
-    co = w.shape[0]
-    if lay.op == "conv3x3_subm":
-        g = gather_neighbors(feats, neighbor_table(coords, shape)).reshape(len(coords), 9 * feats.shape[1])
-        acc = g @ w.reshape(co, -1).T
-    elif lay.op == "dwconv3x3_subm":
-        g = gather_neighbors(feats, neighbor_table(coords, shape))
-        acc = np.einsum("nkc,ck->nc", g, w.reshape(co, 9))
-    elif lay.op == "conv1x1":
-        acc = feats.astype(np.int64) @ w.T
-    elif lay.op == "conv2x2_s2":
-        coords, parent, tap, _ = downsample_sites(coords, shape)
-        taps = np.zeros((len(coords) * 4, feats.shape[1]), np.int64)
-        taps[parent * 4 + tap] = feats
-        acc = taps.reshape(len(coords), 4 * feats.shape[1]) @ w.reshape(co, -1).T
-    else:
-        raise unsupported("reference", lay.op)
+def _requantized(lay: Layer, coords: np.ndarray, acc: np.ndarray) -> Sparse:
+    """A conv's int64 accumulators -> + bias, requantized int8 features on ``coords``."""
     acc = acc + lay.tensors["bias"].astype(np.int64)
     lo, hi = layer_bounds(lay.attrs)
     return coords, requantize(acc, lay.tensors["mult"], int(lay.attrs["shift"]), lo, hi).astype(np.int8)
+
+
+def _weight(lay: Layer) -> np.ndarray:
+    """The weight as int64 [Co, fan_in] (every op's weight is output channel first)."""
+    w = lay.tensors["weight"].astype(np.int64)
+    return w.reshape(w.shape[0], -1)
+
+
+def _conv3x3(lay: Layer, x: Sparse, shape: tuple[int, int]) -> Sparse:
+    coords, feats = x
+    g = gather_neighbors(feats, neighbor_table(coords, shape)).reshape(len(coords), 9 * feats.shape[1])
+    return _requantized(lay, coords, g @ _weight(lay).T)
+
+
+def _dwconv3x3(lay: Layer, x: Sparse, shape: tuple[int, int]) -> Sparse:
+    coords, feats = x
+    g = gather_neighbors(feats, neighbor_table(coords, shape))
+    return _requantized(lay, coords, np.einsum("nkc,ck->nc", g, _weight(lay)))
+
+
+def _conv1x1(lay: Layer, x: Sparse, shape: tuple[int, int]) -> Sparse:
+    coords, feats = x
+    return _requantized(lay, coords, feats.astype(np.int64) @ _weight(lay).T)
+
+
+def _conv2x2_s2(lay: Layer, x: Sparse, shape: tuple[int, int]) -> Sparse:
+    coords, feats = x
+    out, parent, tap, _ = downsample_sites(coords, shape)
+    taps = np.zeros((len(out) * 4, feats.shape[1]), np.int64)
+    taps[parent * 4 + tap] = feats
+    return _requantized(lay, out, taps.reshape(len(out), 4 * feats.shape[1]) @ _weight(lay).T)
 
 
 def _add(lay: Layer, a: Sparse, b: Sparse) -> Sparse:
@@ -129,8 +142,9 @@ def _fc(lay: Layer, v: np.ndarray) -> np.ndarray:
 
 
 # The reference's implementation of every op of edgevision.ir.ops.OPS: fn(layer, inputs, input grid) -> value.
-for _op in ("conv3x3_subm", "dwconv3x3_subm", "conv2x2_s2", "conv1x1"):
-    register("reference", _op, lambda lay, xs, shape: _conv(lay, xs[0], shape))
+for _op, _fn in (("conv3x3_subm", _conv3x3), ("dwconv3x3_subm", _dwconv3x3), ("conv2x2_s2", _conv2x2_s2),
+                 ("conv1x1", _conv1x1)):
+    register("reference", _op, lambda lay, xs, shape, fn=_fn: fn(lay, xs[0], shape))
 register("reference", "add", lambda lay, xs, shape: _add(lay, xs[0], xs[1]))
 register("reference", "pool", lambda lay, xs, shape: _pool(lay, xs[0], shape))
 register("reference", "fc", lambda lay, xs, shape: _fc(lay, xs[0]))
