@@ -15,13 +15,14 @@ lanes, BRAM18K from weight ROMs, line buffers, accumulators and deep FIFOs, LUT 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from edgevision.fpga.boards import Board
 from edgevision.fpga.hwgraph import LINE_BUFFERED, HwGraph, Module
-from edgevision.ir.ops import OPS, register_ops, unsupported
+from edgevision.ir.ops import OPS, implementation, register
 from edgevision.quant.reference import downsample_sites, neighbor_table
 
 # Estimated pipeline depths (cycles from first input to first output of a pipelined loop nest).
@@ -57,14 +58,14 @@ def measure_counts(graph: HwGraph, coords: np.ndarray) -> dict[str, Counts]:
             sites[lay.name] = src
     out: dict[str, Counts] = {}
     for m in graph.modules:
-        if m.kind in ("fc", "output"):
+        if not _model(m).streams:
             out[m.name] = Counts()
             continue
-        src = sites[m.source] if m.kind in ("input", "fork") else sites[m.layer.inputs[0]]
+        src = sites[m.source] if m.layer is None else sites[m.layer.inputs[0]]
         c = Counts(n=float(len(src)))
         if m.kind in LINE_BUFFERED:
             c.nbrs = float((neighbor_table(src, m.grid) >= 0).sum())
-        elif m.kind == "conv2x2_s2":
+        elif m.layer is not None and OPS[m.kind].level_step:
             c.n_out = float(len(sites[m.layer.name]))
         out[m.name] = c
     return out
@@ -82,20 +83,22 @@ def estimate_counts(graph: HwGraph, density: float) -> dict[str, Counts]:
     dens: dict[str, float] = {"input": float(density)}
     for lay in graph.net.layers:
         d = dens.get(lay.inputs[0], 0.0)
-        dens[lay.name] = 1.0 - (1.0 - d) ** 4 if lay.op == "conv2x2_s2" else d
+        # an output site of a stride-2 op is active when any of the 2 x 2 input sites of its cell is
+        dens[lay.name] = 1.0 - (1.0 - d) ** 4 if OPS[lay.op].level_step else d
     out: dict[str, Counts] = {}
     for m in graph.modules:
-        if m.kind in ("fc", "output"):
+        if not _model(m).streams:
             out[m.name] = Counts()
             continue
-        src = m.source if m.kind in ("input", "fork") else m.layer.inputs[0]
+        src = m.source if m.layer is None else m.layer.inputs[0]
         h, w = shapes[src]
         d = dens[src]
         c = Counts(n=d * h * w)
         if m.kind in LINE_BUFFERED:  # interior approximation: 8 neighbours, each active with probability d
             c.nbrs = c.n * (1.0 + 8.0 * d * (h - 2) * (w - 2) / (h * w))
-        elif m.kind == "conv2x2_s2":
-            c.n_out = dens[m.layer.name] * cdiv(h, 2) * cdiv(w, 2)
+        elif m.layer is not None and OPS[m.kind].level_step:
+            oh, ow = shapes[m.layer.name]  # the op's output grid (OPS[...].out_grid)
+            c.n_out = dens[m.layer.name] * oh * ow
         out[m.name] = c
     return out
 
@@ -107,35 +110,30 @@ def mac_steps(m: Module) -> int:
     return cdiv(m.cin, m.pi) * cdiv(m.cout, m.po)
 
 
-def module_cycles(m: Module, c: Counts) -> float:
-    """Cycles of one module for one window; the same accounting as the HLS modules' counters."""
-    k = m.kind
-    n = c.n
-    if k == "input":
-        return n * (1 + cdiv(m.cout, 8)) + 1
-    if k == "output":
-        return cdiv(m.cin, 64 // m.elem_bits)
-    if k in LINE_BUFFERED:
-        store = cdiv(m.cin, m.pi if k == "conv3x3_subm" else m.po)  # line-buffer write of one token
-        return m.grid[1] + 1 + n * store + c.nbrs * mac_steps(m) + n * cdiv(m.cout, m.po)
-    if k == "conv2x2_s2":
-        return cdiv(m.grid[1], 2) + n + 1 + n * mac_steps(m) + c.n_out * cdiv(m.cout, m.po)
-    if k == "conv1x1":
-        return n + 1 + n * (mac_steps(m) + cdiv(m.cout, m.po))
-    if k == "add":
-        return n + 1 + n * cdiv(m.cin, m.po)
-    if k == "fork":
-        return n + 1
-    if k == "pool":
-        cells = _cells(m)
-        return cells + n + 1 + n * cdiv(m.cin, m.po) + cells * cdiv(m.cin, m.po)
-    if k == "fc":
-        return mac_steps(m) + (cdiv(m.cout, m.po) if m.layer.attrs.get("requant") else 0)
-    raise unsupported("fpga_model", k)
+def _line_buffered_cycles(m: Module, c: Counts) -> float:
+    lanes = m.pi if m.kind == "conv3x3_subm" else m.po  # the lanes a token is stored with (PI, depthwise PO)
+    return m.grid[1] + 1 + c.n * cdiv(m.cin, lanes) + c.nbrs * mac_steps(m) + c.n * cdiv(m.cout, m.po)
 
 
-# the ops the cycle chain above (and the resource chain below) model (edgevision.ir.ops registry)
-register_ops("fpga_model", ("conv3x3_subm", "dwconv3x3_subm", "conv2x2_s2", "conv1x1", "add", "pool", "fc"))
+def _conv2x2_s2_cycles(m: Module, c: Counts) -> float:
+    return cdiv(m.grid[1], 2) + c.n + 1 + c.n * mac_steps(m) + c.n_out * cdiv(m.cout, m.po)
+
+
+def _conv1x1_cycles(m: Module, c: Counts) -> float:
+    return c.n + 1 + c.n * (mac_steps(m) + cdiv(m.cout, m.po))
+
+
+def _add_cycles(m: Module, c: Counts) -> float:
+    return c.n + 1 + c.n * cdiv(m.cin, m.po)
+
+
+def _pool_cycles(m: Module, c: Counts) -> float:
+    cells = _cells(m)
+    return cells + c.n + 1 + c.n * cdiv(m.cin, m.po) + cells * cdiv(m.cin, m.po)
+
+
+def _fc_cycles(m: Module, c: Counts) -> float:
+    return mac_steps(m) + (cdiv(m.cout, m.po) if m.layer.attrs.get("requant") else 0)
 
 
 def _cells(m: Module) -> int:
@@ -143,19 +141,96 @@ def _cells(m: Module) -> int:
     return int(g[0]) * int(g[1])
 
 
+def _mac_array(m: Module, pack: int) -> Resources:
+    """PI x PO MAC lanes with their weight ROM banks, plus PO requantization lanes unless it emits logits."""
+    macs = m.pi * m.po
+    r = Resources(dsp=cdiv(macs, pack), lut=LUT_PER_MAC * macs)
+    r += memory(8 * m.pi, cdiv(m.layer.tensors["weight"].size, m.pi * m.po), banks=m.po)
+    if m.layer.attrs.get("requant", True):
+        r += Resources(dsp=REQUANT_DSP * m.po, lut=LUT_PER_LANE * m.po)
+    return r
+
+
+def _line_buffer(m: Module, lanes: int) -> Resources:
+    """Three rows of the input grid, a token stored as ``lanes``-wide words."""
+    return memory(8 * lanes, 3 * m.grid[1] * cdiv(m.cin, lanes))
+
+
+def _conv3x3_resources(m: Module, pack: int) -> Resources:
+    return _mac_array(m, pack) + _line_buffer(m, m.pi)
+
+
+def _conv2x2_s2_resources(m: Module, pack: int) -> Resources:
+    return _mac_array(m, pack) + memory(32 * m.po, cdiv(m.grid[1], 2) * cdiv(m.cout, m.po))  # a row of outputs
+
+
+def _dwconv3x3_resources(m: Module, pack: int) -> Resources:
+    r = Resources(dsp=cdiv(m.po, pack) + REQUANT_DSP * m.po, lut=(LUT_PER_MAC + LUT_PER_LANE) * m.po)
+    return r + memory(8, 9 * cdiv(m.cout, m.po), banks=m.po) + _line_buffer(m, m.po)
+
+
+def _add_resources(m: Module, pack: int) -> Resources:
+    return Resources(dsp=2 * 2 * m.po, lut=LUT_PER_LANE * m.po)  # two int8 x int32 products per lane
+
+
+def _pool_resources(m: Module, pack: int) -> Resources:
+    return Resources(dsp=REQUANT_DSP * m.po, lut=LUT_DIVIDER * m.po) + memory(32 * m.po, _cells(m) * cdiv(m.cin, m.po))
+
+
+@dataclass(frozen=True)
+class ModuleModel:
+    """The model of one module kind: ``cycles(module, counts)`` for one window, ``resources(module, pack)``
+    beyond the module's base LUTs (``pack`` int8 MACs per DSP), ``tail(module)`` the cycles that run only
+    after the whole frame has streamed through, and whether it streams tokens (False: it runs after the frame
+    on a dense vector). Each op's model is registered against its declaration (backend ``fpga_model``); the
+    adapters (input, output, fork) are not ops and are listed in :data:`ADAPTERS`."""
+
+    cycles: Callable[[Module, Counts], float]
+    resources: Callable[[Module, int], Resources]
+    tail: Callable[[Module], float] = lambda m: 0.0
+    streams: bool = True
+    base_lut: float = LUT_BASE
+
+
+for _op, _model_of in {
+    "conv3x3_subm": ModuleModel(_line_buffered_cycles, _conv3x3_resources),
+    "dwconv3x3_subm": ModuleModel(_line_buffered_cycles, _dwconv3x3_resources),
+    "conv2x2_s2": ModuleModel(_conv2x2_s2_cycles, _conv2x2_s2_resources),
+    "conv1x1": ModuleModel(_conv1x1_cycles, _mac_array),
+    "add": ModuleModel(_add_cycles, _add_resources),
+    "pool": ModuleModel(_pool_cycles, _pool_resources, tail=lambda m: _cells(m) * cdiv(m.cin, m.po)),
+    "fc": ModuleModel(_fc_cycles, _mac_array, tail=lambda m: _fc_cycles(m, Counts()), streams=False),
+}.items():
+    register("fpga_model", _op, _model_of)
+
+ADAPTERS = {
+    "input": ModuleModel(lambda m, c: c.n * (1 + cdiv(m.cout, 8)) + 1, lambda m, pack: Resources(),
+                         base_lut=LUT_BASE / 2),
+    "output": ModuleModel(lambda m, c: cdiv(m.cin, 64 // m.elem_bits), lambda m, pack: Resources(),
+                          tail=lambda m: cdiv(m.cin, 64 // m.elem_bits), streams=False, base_lut=LUT_BASE / 2),
+    "fork": ModuleModel(lambda m, c: c.n + 1, lambda m, pack: Resources(), base_lut=LUT_BASE / 2),
+}
+
+
+def _model(m: Module) -> ModuleModel:
+    """The model of ``m``: an adapter's, or its op's from the registry (an unmodelled op raises, naming it)."""
+    return ADAPTERS.get(m.kind) or implementation("fpga_model", m.kind)
+
+
+def module_cycles(m: Module, c: Counts) -> float:
+    """Cycles of one module for one window; the same accounting as the HLS modules' counters."""
+    return _model(m).cycles(m, c)
+
+
 def tail_cycles(m: Module) -> float:
     """Cycles of a module that run only after the whole frame has streamed through."""
-    if m.kind == "pool":
-        return _cells(m) * cdiv(m.cin, m.po)
-    if m.kind in ("fc", "output"):
-        return module_cycles(m, Counts())
-    return 0.0
+    return _model(m).tail(m)
 
 
 def interval_cycles(graph: HwGraph, cycles: dict[str, float]) -> float:
     """Streaming cycles of the rate-setting (bottleneck) module: the window interval of a fully overlapped
     pipeline, a lower bound on any latency."""
-    return max(cycles[m.name] - tail_cycles(m) for m in graph.modules if m.kind not in ("fc", "output"))
+    return max(cycles[m.name] - tail_cycles(m) for m in graph.modules if _model(m).streams)
 
 
 def sequential_cycles(cycles: dict[str, float]) -> float:
@@ -167,7 +242,7 @@ def sequential_cycles(cycles: dict[str, float]) -> float:
 def latency_cycles(graph: HwGraph, cycles: dict[str, float]) -> float:
     """Modelled dataflow latency of one window (first input word to last output word, modules overlapped):
     bottleneck streaming module + fill + post-frame tail. An estimate between the two bounds above."""
-    stream = [m for m in graph.modules if m.kind not in ("fc", "output")]
+    stream = [m for m in graph.modules if _model(m).streams]
     bottleneck = interval_cycles(graph, cycles)
     fill = sum(DEPTH[m.kind] for m in graph.modules)
     fill += sum(2.0 / max(m.grid[0], 1) * cycles[m.name] for m in stream if m.kind in (*LINE_BUFFERED, "conv2x2_s2"))
@@ -206,36 +281,10 @@ def fifo(width_bits: int, depth: int) -> Resources:
 
 
 def module_resources(m: Module, board: Board) -> Resources:
+    """DSP, BRAM18K and LUT estimate of one module on ``board``."""
     pack = 2 if board.family == "zynquplus" else 1  # two int8 MACs per DSP48E2 (shared input operand)
-    k = m.kind
-    if k in ("input", "output", "fork"):
-        return Resources(lut=LUT_BASE / 2)
-    r = Resources(lut=LUT_BASE)
-    if k in ("conv3x3_subm", "conv2x2_s2", "conv1x1", "fc"):
-        macs = m.pi * m.po
-        r.dsp += cdiv(macs, pack)
-        r.lut += LUT_PER_MAC * macs
-        w = m.layer.tensors["weight"]
-        r += memory(8 * m.pi, cdiv(w.size, m.pi * m.po), banks=m.po)
-        if k != "fc" or m.layer.attrs.get("requant"):
-            r.dsp += REQUANT_DSP * m.po
-            r.lut += LUT_PER_LANE * m.po
-    elif k == "dwconv3x3_subm":
-        r.dsp += cdiv(m.po, pack) + REQUANT_DSP * m.po
-        r.lut += (LUT_PER_MAC + LUT_PER_LANE) * m.po
-        r += memory(8, 9 * cdiv(m.cout, m.po), banks=m.po)
-    elif k == "add":
-        r.dsp += 2 * 2 * m.po  # two int8 x int32 products per lane
-        r.lut += LUT_PER_LANE * m.po
-    elif k == "pool":
-        r.dsp += REQUANT_DSP * m.po
-        r.lut += LUT_DIVIDER * m.po
-        r += memory(32 * m.po, _cells(m) * cdiv(m.cin, m.po))
-    if k in LINE_BUFFERED:
-        r += memory(8 * m.pi if k == "conv3x3_subm" else 8 * m.po, 3 * m.grid[1] * cdiv(m.cin, m.pi if k == "conv3x3_subm" else m.po))
-    if k == "conv2x2_s2":
-        r += memory(32 * m.po, cdiv(m.grid[1], 2) * cdiv(m.cout, m.po))
-    return r
+    model = _model(m)
+    return Resources(lut=model.base_lut) + model.resources(m, pack)
 
 
 def graph_resources(graph: HwGraph, board: Board) -> tuple[Resources, dict[str, Resources]]:
