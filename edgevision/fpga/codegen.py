@@ -13,7 +13,7 @@ from edgevision.errors import BackendError
 from edgevision.fpga.boards import get_board
 from edgevision.fpga.hwgraph import HwGraph, Module, cident
 from edgevision.fpga.scripts import write_scripts
-from edgevision.ir.ops import register_ops, unsupported
+from edgevision.ir.ops import implementation, register
 from edgevision.ir.stream import REGISTERS, TOP_FUNCTION, pack_output, pack_tokens
 from edgevision.quant.reference import run_network
 from edgevision.resources import shipped
@@ -54,42 +54,74 @@ def weight_header(m: Module, net_name: str) -> str:
     return "\n".join(out)
 
 
-def _call(m: Module) -> str:
-    """The C++ call of one module inside the top function."""
-    i, o = m.inputs, m.outputs
-    if m.kind == "input":
-        return f"ev::axis_to_tokens<{m.index}, {m.cout}>(axis_in, {o[0]});"
-    if m.kind == "output":
-        return f"ev::vec_to_axis<{m.index}>({i[0]}, axis_out, cycles);"
-    if m.kind == "fork":
-        return f"ev::fork<{m.index}, {m.cin}>({i[0]}, {o[0]}, {o[1]});"
-    n = cident(m.layer.name)
-    a = m.layer.attrs
-    h, w = m.grid
-    if m.kind == "fc" and not a.get("requant"):
-        return f"ev::fc<{m.index}, {m.cin}, {m.cout}, {n}_PI, {n}_PO>({i[0]}, {o[0]}, {n}_w, {n}_b);"
+def _requant_args(m: Module) -> str:
+    """``shift, lo, hi`` of a requantizing module's library call."""
     lo, hi = m.bounds()
-    rq = f"{int(a['shift'])}, {lo}, {hi}"
-    if m.kind == "fc":
-        return f"ev::fc_requant<{m.index}, {m.cin}, {m.cout}, {n}_PI, {n}_PO>({i[0]}, {o[0]}, {n}_w, {n}_b, {n}_m, {rq});"
-    if m.kind in ("conv3x3_subm", "dwconv3x3_subm"):
-        lanes = f"{n}_PI" if m.kind == "conv3x3_subm" else f"{n}_PO"
-        return (f"ev::subm3x3<{m.index}, {h}, {w}, {m.cin}, {m.cout}, {n}_PI, {n}_PO, {lanes}>({i[0]}, {o[0]}, {n}_w, "
-                f"{n}_b, {n}_m, {rq});")
-    if m.kind == "conv2x2_s2":
-        return f"ev::conv2x2s2<{m.index}, {h}, {w}, {m.cin}, {m.cout}, {n}_PI, {n}_PO>({i[0]}, {o[0]}, {n}_w, {n}_b, {n}_m, {rq});"
-    if m.kind == "conv1x1":
-        return f"ev::conv1x1<{m.index}, {m.cin}, {m.cout}, {n}_PI, {n}_PO>({i[0]}, {o[0]}, {n}_w, {n}_b, {n}_m, {rq});"
-    if m.kind == "add":
-        return f"ev::add<{m.index}, {m.cin}, {n}_PO>({i[0]}, {i[1]}, {o[0]}, {n}_ma, {n}_mb, {rq});"
-    if m.kind == "pool":
-        gh, gw = (int(g) for g in a["grid"])
-        return f"ev::pool<{m.index}, {h}, {w}, {m.cin}, {gh}, {gw}, {n}_PO>({i[0]}, {o[0]}, {n}_m, {rq});"
-    raise unsupported("hls", m.kind)
+    return f"{int(m.layer.attrs['shift'])}, {lo}, {hi}"
 
 
-# the ops the chain above emits a library call for (edgevision.ir.ops registry)
-register_ops("hls", ("fc", "conv3x3_subm", "dwconv3x3_subm", "conv2x2_s2", "conv1x1", "add", "pool"))
+# The library call each op's module makes inside the top function: fn(module, C name of its layer) -> C++,
+# registered against the op's declaration (edgevision.ir.ops registry, backend "hls").
+
+@register("hls", "fc")
+def _fc_call(m: Module, n: str) -> str:
+    i, o = m.inputs, m.outputs
+    if not m.layer.attrs.get("requant"):
+        return f"ev::fc<{m.index}, {m.cin}, {m.cout}, {n}_PI, {n}_PO>({i[0]}, {o[0]}, {n}_w, {n}_b);"
+    return (f"ev::fc_requant<{m.index}, {m.cin}, {m.cout}, {n}_PI, {n}_PO>({i[0]}, {o[0]}, {n}_w, {n}_b, {n}_m, "
+            f"{_requant_args(m)});")
+
+
+def _subm3x3_call(m: Module, n: str, lanes: str) -> str:
+    h, w = m.grid
+    return (f"ev::subm3x3<{m.index}, {h}, {w}, {m.cin}, {m.cout}, {n}_PI, {n}_PO, {lanes}>({m.inputs[0]}, "
+            f"{m.outputs[0]}, {n}_w, {n}_b, {n}_m, {_requant_args(m)});")
+
+
+register("hls", "conv3x3_subm", lambda m, n: _subm3x3_call(m, n, f"{n}_PI"))
+register("hls", "dwconv3x3_subm", lambda m, n: _subm3x3_call(m, n, f"{n}_PO"))  # depthwise: PO lanes
+
+
+@register("hls", "conv2x2_s2")
+def _conv2x2_s2_call(m: Module, n: str) -> str:
+    h, w = m.grid
+    return (f"ev::conv2x2s2<{m.index}, {h}, {w}, {m.cin}, {m.cout}, {n}_PI, {n}_PO>({m.inputs[0]}, {m.outputs[0]}, "
+            f"{n}_w, {n}_b, {n}_m, {_requant_args(m)});")
+
+
+@register("hls", "conv1x1")
+def _conv1x1_call(m: Module, n: str) -> str:
+    return (f"ev::conv1x1<{m.index}, {m.cin}, {m.cout}, {n}_PI, {n}_PO>({m.inputs[0]}, {m.outputs[0]}, {n}_w, "
+            f"{n}_b, {n}_m, {_requant_args(m)});")
+
+
+@register("hls", "add")
+def _add_call(m: Module, n: str) -> str:
+    i = m.inputs
+    return f"ev::add<{m.index}, {m.cin}, {n}_PO>({i[0]}, {i[1]}, {m.outputs[0]}, {n}_ma, {n}_mb, {_requant_args(m)});"
+
+
+@register("hls", "pool")
+def _pool_call(m: Module, n: str) -> str:
+    h, w = m.grid
+    gh, gw = (int(g) for g in m.layer.attrs["grid"])
+    return (f"ev::pool<{m.index}, {h}, {w}, {m.cin}, {gh}, {gw}, {n}_PO>({m.inputs[0]}, {m.outputs[0]}, {n}_m, "
+            f"{_requant_args(m)});")
+
+
+# the adapters (not ops): stream <-> AXI words and the fork of a residual branch
+_ADAPTER_CALLS = {
+    "input": lambda m: f"ev::axis_to_tokens<{m.index}, {m.cout}>(axis_in, {m.outputs[0]});",
+    "output": lambda m: f"ev::vec_to_axis<{m.index}>({m.inputs[0]}, axis_out, cycles);",
+    "fork": lambda m: f"ev::fork<{m.index}, {m.cin}>({m.inputs[0]}, {m.outputs[0]}, {m.outputs[1]});",
+}
+
+
+def _call(m: Module) -> str:
+    """The C++ call of one module inside the top function (an op without an HLS implementation raises, naming it)."""
+    if m.kind in _ADAPTER_CALLS:
+        return _ADAPTER_CALLS[m.kind](m)
+    return implementation("hls", m.kind)(m, cident(m.layer.name))
 
 
 def _partition_pragmas(m: Module) -> list[str]:

@@ -86,12 +86,16 @@ def test_every_op_bit_exact_reference_torch_int_engine():
             np.testing.assert_array_equal(out, ref, err_msg=f"engine window {i}")
 
 
-@pytest.mark.parametrize("backend", ["reference", "torch_int", "engine", "engine_torch"])
+@pytest.mark.parametrize("backend", ["reference", "torch_int", "engine", "engine_torch", "hls", "fpga_model"])
 def test_missing_implementation_fails_loudly(backend, monkeypatch):
     """A backend whose registry entry for an op is gone refuses the network, naming the op and the backend."""
     from edgevision.engine.backend import make_engine_backend
     from edgevision.engine.plan import Plan, PlanLayer
     from edgevision.engine.torch_path import TorchEngine
+    from edgevision.fpga.boards import get_board
+    from edgevision.fpga.codegen import top_source
+    from edgevision.fpga.hwgraph import build_graph
+    from edgevision.fpga.model import estimate, estimate_counts
     from edgevision.ir import ops
     from edgevision.quant.reference import run_network
     from edgevision.quant.torch_int import TorchIntNetwork
@@ -105,6 +109,11 @@ def test_missing_implementation_fails_loudly(backend, monkeypatch):
             TorchIntNetwork(net)
         elif backend == "engine":
             make_engine_backend(net)
+        elif backend == "hls":
+            top_source(build_graph(net))
+        elif backend == "fpga_model":
+            graph = build_graph(net)
+            estimate(graph, estimate_counts(graph, 0.1), get_board("zcu102"))
         else:
             dw = PlanLayer("dw", "dwconv3x3_subm", ["input"], 2, 2, 0, -np.inf, np.inf,
                            np.ones((2, 3, 3), np.float32), np.zeros(2, np.float32))
