@@ -104,15 +104,23 @@ def estimate_counts(graph: HwGraph, density: float) -> dict[str, Counts]:
 
 
 def mac_steps(m: Module) -> int:
-    """Pipelined MAC steps per neighbour / token / vector."""
-    if m.kind == "dwconv3x3_subm":
-        return cdiv(m.cout, m.po)
+    """Pipelined MAC steps per neighbour / token / vector of a PI x PO MAC array (a depthwise module has PO
+    lanes only: ``ceil(CO/PO)``, see :func:`_dwconv3x3_cycles`)."""
     return cdiv(m.cin, m.pi) * cdiv(m.cout, m.po)
 
 
-def _line_buffered_cycles(m: Module, c: Counts) -> float:
-    lanes = m.pi if m.kind == "conv3x3_subm" else m.po  # the lanes a token is stored with (PI, depthwise PO)
-    return m.grid[1] + 1 + c.n * cdiv(m.cin, lanes) + c.nbrs * mac_steps(m) + c.n * cdiv(m.cout, m.po)
+def _line_buffered_cycles(m: Module, c: Counts, lanes: int, steps: int) -> float:
+    """A 3x3 module: a row of fill, each token stored as ``lanes``-wide words, ``steps`` MAC steps per active
+    neighbour, then requantization."""
+    return m.grid[1] + 1 + c.n * cdiv(m.cin, lanes) + c.nbrs * steps + c.n * cdiv(m.cout, m.po)
+
+
+def _conv3x3_cycles(m: Module, c: Counts) -> float:
+    return _line_buffered_cycles(m, c, m.pi, mac_steps(m))
+
+
+def _dwconv3x3_cycles(m: Module, c: Counts) -> float:
+    return _line_buffered_cycles(m, c, m.po, cdiv(m.cout, m.po))  # per channel: PO lanes, no input reduction
 
 
 def _conv2x2_s2_cycles(m: Module, c: Counts) -> float:
@@ -181,21 +189,22 @@ def _pool_resources(m: Module, pack: int) -> Resources:
 class ModuleModel:
     """The model of one module kind: ``cycles(module, counts)`` for one window, ``resources(module, pack)``
     beyond the module's base LUTs (``pack`` int8 MACs per DSP), ``tail(module)`` the cycles that run only
-    after the whole frame has streamed through, and whether it streams tokens (False: it runs after the frame
-    on a dense vector). Each op's model is registered against its declaration (backend ``fpga_model``); the
+    after the whole frame has streamed through, whether it streams tokens (False: it runs after the frame
+    on a dense vector) and whether it buffers input rows (two rows of it count in the pipeline fill). Each op's model is registered against its declaration (backend ``fpga_model``); the
     adapters (input, output, fork) are not ops and are listed in :data:`ADAPTERS`."""
 
     cycles: Callable[[Module, Counts], float]
     resources: Callable[[Module, int], Resources]
     tail: Callable[[Module], float] = lambda m: 0.0
     streams: bool = True
+    buffers_rows: bool = False
     base_lut: float = LUT_BASE
 
 
 for _op, _model_of in {
-    "conv3x3_subm": ModuleModel(_line_buffered_cycles, _conv3x3_resources),
-    "dwconv3x3_subm": ModuleModel(_line_buffered_cycles, _dwconv3x3_resources),
-    "conv2x2_s2": ModuleModel(_conv2x2_s2_cycles, _conv2x2_s2_resources),
+    "conv3x3_subm": ModuleModel(_conv3x3_cycles, _conv3x3_resources, buffers_rows=True),
+    "dwconv3x3_subm": ModuleModel(_dwconv3x3_cycles, _dwconv3x3_resources, buffers_rows=True),
+    "conv2x2_s2": ModuleModel(_conv2x2_s2_cycles, _conv2x2_s2_resources, buffers_rows=True),
     "conv1x1": ModuleModel(_conv1x1_cycles, _mac_array),
     "add": ModuleModel(_add_cycles, _add_resources),
     "pool": ModuleModel(_pool_cycles, _pool_resources, tail=lambda m: _cells(m) * cdiv(m.cin, m.po)),
@@ -245,7 +254,7 @@ def latency_cycles(graph: HwGraph, cycles: dict[str, float]) -> float:
     stream = [m for m in graph.modules if _model(m).streams]
     bottleneck = interval_cycles(graph, cycles)
     fill = sum(DEPTH[m.kind] for m in graph.modules)
-    fill += sum(2.0 / max(m.grid[0], 1) * cycles[m.name] for m in stream if m.kind in (*LINE_BUFFERED, "conv2x2_s2"))
+    fill += sum(2.0 / max(m.grid[0], 1) * cycles[m.name] for m in stream if _model(m).buffers_rows)
     return bottleneck + fill + sum(tail_cycles(m) for m in graph.modules)
 
 
