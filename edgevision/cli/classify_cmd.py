@@ -40,11 +40,14 @@ def register(cli) -> None:
     p.add_argument("--augment-passes", type=int, default=0, help="random-features: extra augmented passes over the training "
                    "windows for the closed-form fit")
     p.add_argument("--threads", type=int, default=1, help="torch threads while training (default 1)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N: where the model and its batches live (default cpu); "
+                   "with --nproc on cuda each process takes cuda:LOCAL_RANK")
 
     p = cli.command("classify", _eval, "window and per-recording accuracy of a trained classifier", group="eval")
     p.add_argument("--checkpoint", required=True, help="run folder or its model.safetensors")
     p.add_argument("--data", default=None, help="data spec (default: the run's)")
     p.add_argument("--part", default="test", choices=("train", "test", "all"), help="which recordings to score (default test)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
 
     p = cli.command("classify-csim", _csim, "int8 ESDA classifier IR on the C-simulated accelerator: bit-exactness, "
                     "float vs int8 accuracy, modelled latency per window", group="eval")
@@ -87,8 +90,11 @@ def _model_config(text: str | None) -> dict[str, Any] | None:
 
 
 def _train(args: argparse.Namespace) -> dict[str, Any]:
+    from edgevision.cli.eye_cmd import _device
     from edgevision.recognition.train import TrainSettings, train_classifier
     from edgevision.recognition.windows import WindowConfig
+
+    _device(args.device)
 
     settings = TrainSettings(
         epochs=args.epochs if args.epochs is not None else (0 if args.resume else 30),
@@ -111,13 +117,15 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         model_overrides=_model_config(args.model_config),
         window=WindowConfig(args.window_us, args.step_us),
         resume=args.resume,
+        device=args.device,
     )
 
 
 def _eval(args: argparse.Namespace) -> dict[str, Any]:
+    from edgevision.cli.eye_cmd import _device
     from edgevision.recognition.train import evaluate_run
 
-    return evaluate_run(args.checkpoint, args.data, args.part)
+    return evaluate_run(args.checkpoint, args.data, args.part, device=_device(args.device))
 
 
 def _csim(args: argparse.Namespace) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from edgevision.atomic import atomic_path, write_text_atomic
 from edgevision.errors import CheckpointError, ConfigError, DatasetError
+from edgevision.nn.tensor import SparseTensor
 from edgevision.recognition.models import build_model, model_config
 from edgevision.recognition.recordings import Source, fold_source
 from edgevision.recognition.sources import open_source
@@ -57,7 +58,7 @@ def _json_cfg(cfg) -> dict:
 
 
 def _save_model(run: Path, model: torch.nn.Module, meta: dict) -> None:
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(run / "model.safetensors") as tmp:
         save_file(state, str(tmp))
     write_text_atomic(run / "model.json", json.dumps(meta, indent=1))
@@ -70,7 +71,7 @@ def _save_optimizer(run: Path, opt: torch.optim.Optimizer) -> None:
         rest["state"][str(idx)] = {}
         for key, val in st.items():
             if torch.is_tensor(val):
-                tensors[f"{idx}.{key}"] = val.contiguous()
+                tensors[f"{idx}.{key}"] = val.detach().cpu().contiguous()
             else:
                 rest["state"][str(idx)][key] = val
     with atomic_path(run / "optimizer.safetensors") as tmp:
@@ -105,17 +106,33 @@ def load_run(path: str | Path) -> tuple[torch.nn.Module, dict, dict]:
     return model, info, meta
 
 
+def to_device(batch, device: str | torch.device):
+    """A model input (point tensor or :class:`SparseTensor`) on ``device``."""
+    if isinstance(batch, SparseTensor):
+        return SparseTensor(batch.feats.to(device), batch.coords.to(device), batch.shape, batch.batch_size)
+    return batch.to(device)
+
+
+def _device_of(model: torch.nn.Module) -> torch.device:
+    first = next(iter(model.parameters()), None)
+    if first is None:
+        first = next(iter(model.buffers()), None)
+    return first.device if first is not None else torch.device("cpu")
+
+
 def predict(model: torch.nn.Module, windows: WindowSet, batch_size: int, seed: int = 0, progress: bool = False) -> np.ndarray:
-    """Class scores [W, C] of every window (eval mode; point sampling seeded for repeatability)."""
+    """Class scores [W, C] of every window (eval mode; point sampling seeded for repeatability), computed on the
+    device the model is on."""
     rng = np.random.default_rng(seed)
+    device = _device_of(model)
     model.eval()
     out = []
-    with torch.random.fork_rng(), torch.no_grad():
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.no_grad():
         torch.manual_seed(seed)  # SpikePoint's Bernoulli rate coding draws from torch's generator
         for start in tqdm(range(0, len(windows), batch_size), desc="eval", disable=not progress, leave=False):
             idx = np.arange(start, min(start + batch_size, len(windows)))
-            batch = make_batch(windows, idx, model.input_kind, model.cfg, rng)
-            out.append(model.scores(model(batch)).float().numpy())
+            batch = to_device(make_batch(windows, idx, model.input_kind, model.cfg, rng), device)
+            out.append(model.scores(model(batch)).float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
@@ -207,11 +224,13 @@ def train_classifier(
     resume: bool = False,
     source: Source | None = None,
     progress: bool = True,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """Train ``model_name`` on the train split of ``data``, evaluating on the test split after every epoch.
 
     With ``resume`` the run continues after its last saved epoch (settings come from run.json); without it an
-    existing run folder is an error. Returns the final metrics.
+    existing run folder is an error. ``device`` (cpu, cuda, cuda:N) is where the model and its batches live; it is
+    not part of the run's settings (a run may be resumed on another device). Returns the final metrics.
     """
     run = Path(out)
     if resume:
@@ -231,15 +250,15 @@ def train_classifier(
     if settings.threads:
         torch.set_num_threads(settings.threads)
     try:
-        return _train(model_name, data, run, settings, cfg, window, resume, src, progress)
+        return _train(model_name, data, run, settings, cfg, window, resume, src, progress, device)
     finally:
         torch.set_num_threads(threads)
 
 
 def _train(model_name: str, data: str, run: Path, settings: TrainSettings, cfg, window: WindowConfig, resume: bool,
-           src: Source, progress: bool) -> dict[str, Any]:
+           src: Source, progress: bool, device: str = "cpu") -> dict[str, Any]:
     torch.manual_seed(settings.seed)
-    model = build_model(model_name, len(src.classes), dataclasses.asdict(cfg))
+    model = build_model(model_name, len(src.classes), dataclasses.asdict(cfg)).to(device)
     train_idx, test_idx = src.indices("train"), src.indices("test")
     if len(train_idx) == 0 or len(test_idx) == 0:
         raise DatasetError(f"{data}: empty train or test split ({len(train_idx)} / {len(test_idx)} recordings)")
@@ -257,7 +276,7 @@ def _train(model_name: str, data: str, run: Path, settings: TrainSettings, cfg, 
     train_ws = WindowSet(src, train_idx, window, progress=progress)
     test_ws = WindowSet(src, test_idx, window, progress=progress)
     if getattr(model, "closed_form", False):
-        return _fit_closed_form(model, run, train_ws, test_ws, settings, src, progress)
+        return _fit_closed_form(model, run, train_ws, test_ws, settings, src, progress, device)
     opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     rows: list[dict] = []
     start = 0
@@ -283,8 +302,8 @@ def _train(model_name: str, data: str, run: Path, settings: TrainSettings, cfg, 
         n_batches = max(1, len(order) // bs)  # drop the ragged last batch (BatchNorm needs >= 2 samples)
         for b in tqdm(range(n_batches), desc=f"epoch {epoch}/{settings.epochs}", disable=not progress, leave=False):
             idx = order[b * bs : (b + 1) * bs]
-            batch = make_batch(train_ws, idx, model.input_kind, model.cfg, rng, aug)
-            labels = torch.from_numpy(train_ws.labels[idx])
+            batch = to_device(make_batch(train_ws, idx, model.input_kind, model.cfg, rng, aug), device)
+            labels = torch.from_numpy(train_ws.labels[idx]).to(device)
             out_t = model(batch)
             loss = model.loss(out_t, labels)
             opt.zero_grad()
@@ -313,7 +332,8 @@ def _train(model_name: str, data: str, run: Path, settings: TrainSettings, cfg, 
     return _summary(run, rows, metrics)
 
 
-def _fit_closed_form(model, run: Path, train_ws: WindowSet, test_ws: WindowSet, settings: TrainSettings, src: Source, progress: bool):
+def _fit_closed_form(model, run: Path, train_ws: WindowSet, test_ws: WindowSet, settings: TrainSettings, src: Source, progress: bool,
+                     device: str = "cpu"):
     t0 = time.perf_counter()
     rng = np.random.default_rng(settings.seed)
     feats, labels = [], []
@@ -324,8 +344,9 @@ def _fit_closed_form(model, run: Path, train_ws: WindowSet, test_ws: WindowSet, 
             for start in tqdm(range(0, len(train_ws), settings.batch_size), desc=f"features {p + 1}/{passes}",
                               disable=not progress, leave=False):
                 idx = np.arange(start, min(start + settings.batch_size, len(train_ws)))
-                feats.append(model.features(make_batch(train_ws, idx, model.input_kind, model.cfg, rng, aug if p else None)))
-                labels.append(torch.from_numpy(train_ws.labels[idx]))
+                batch = make_batch(train_ws, idx, model.input_kind, model.cfg, rng, aug if p else None)
+                feats.append(model.features(to_device(batch, device)))
+                labels.append(torch.from_numpy(train_ws.labels[idx]).to(device))
         model.fit(torch.cat(feats), torch.cat(labels))
     train_scores = predict(model, train_ws, settings.batch_size * 2)
     metrics = accuracy(predict(model, test_ws, settings.batch_size * 2, progress=progress), test_ws)
@@ -372,9 +393,12 @@ def run_source(info: dict, data: str | None = None) -> Source:
     return src
 
 
-def evaluate_run(checkpoint: str | Path, data: str | None = None, part: str = "test", batch_size: int = 32) -> dict[str, Any]:
-    """Window and per-recording accuracy of a saved run on ``part`` of ``data`` (default: the run's data)."""
+def evaluate_run(checkpoint: str | Path, data: str | None = None, part: str = "test", batch_size: int = 32,
+                 device: str = "cpu") -> dict[str, Any]:
+    """Window and per-recording accuracy of a saved run on ``part`` of ``data`` (default: the run's data), computed
+    on ``device``."""
     model, info, meta = load_run(checkpoint)
+    model.to(device)
     src = run_source(info, data)
     if list(src.classes) != list(info["classes"]):
         raise ConfigError(f"{data}: classes {src.classes} differ from the run's {info['classes']}")

@@ -46,3 +46,28 @@ def test_cli_train_and_eval_random_features(tiny_set, tmp_path, capsys):
     assert main(["eval", "classify", "--checkpoint", str(tmp_path / "none")]) == 2
     assert main(["train", "classify", "--model", "pointnet", "--data", str(tiny_set), "--out", str(tmp_path / "p"),
                  "--model-config", "[1]"]) == 2
+
+
+def test_device_flag(tiny_set, tmp_path, capsys):
+    """--device reaches the model and its batches (cpu here; the code path is the same for cuda); a device this
+    torch cannot use is refused with exit 2 before a run folder is made."""
+    import torch
+
+    from edgevision.nn.tensor import SparseTensor
+    from edgevision.recognition.train import to_device
+
+    st = SparseTensor(torch.ones(2, 3), torch.zeros(2, 3, dtype=torch.int32), (4, 4), 1)
+    moved = to_device(st, "cpu")
+    assert isinstance(moved, SparseTensor) and moved.shape == (4, 4) and moved.batch_size == 1
+    assert to_device(torch.zeros(2, 5, 3), torch.device("cpu")).device.type == "cpu"
+    run = tmp_path / "rf"
+    cfg = json.dumps({"num_points": 64, "num_groups": 8, "neighbours": 4, "features": 16, "grid": 2})
+    assert main(["train", "classify", "--arch", "random-features", "--data", str(tiny_set), "--out", str(run),
+                 "--model-config", cfg, "--device", "cpu", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["eval", "classify", "--checkpoint", str(run), "--device", "cpu", "--json"]) == 0
+    assert main(["train", "classify", "--arch", "esda", "--data", str(tiny_set), "--out", str(tmp_path / "x"),
+                 "--device", "tpu"]) == 2
+    if not torch.cuda.is_available():
+        assert main(["eval", "classify", "--checkpoint", str(run), "--device", "cuda"]) == 2
+    assert not (tmp_path / "x").exists()

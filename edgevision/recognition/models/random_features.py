@@ -68,9 +68,11 @@ class RandomFeatures(nn.Module):
             g = cfg.grid
             b, m, d = local.shape
             cell = (cents[..., :2] * g).long().clamp(0, g - 1)
-            flat = (cell[..., 1] * g + cell[..., 0]) + torch.arange(b).unsqueeze(1) * g * g  # [B, M]
-            sums = torch.zeros(b * g * g, d, dtype=local.dtype).index_add_(0, flat.reshape(-1), local.reshape(-1, d))
-            counts = torch.zeros(b * g * g, dtype=local.dtype).index_add_(0, flat.reshape(-1), torch.ones(b * m))
+            dev = local.device
+            flat = (cell[..., 1] * g + cell[..., 0]) + torch.arange(b, device=dev).unsqueeze(1) * g * g  # [B, M]
+            sums = torch.zeros(b * g * g, d, dtype=local.dtype, device=dev).index_add_(0, flat.reshape(-1), local.reshape(-1, d))
+            counts = torch.zeros(b * g * g, dtype=local.dtype, device=dev).index_add_(
+                0, flat.reshape(-1), torch.ones(b * m, dtype=local.dtype, device=dev))
             out.append((sums / counts.clamp_min(1).unsqueeze(1)).reshape(b, g * g * d))
         return torch.cat(out, dim=-1)
 
@@ -84,7 +86,8 @@ class RandomFeatures(nn.Module):
         y = F.one_hot(labels, self.num_classes).double()
         gram = x.T @ x
         lam = self.cfg.ridge * gram.diagonal().mean()
-        sol = torch.linalg.solve(gram + lam * torch.eye(gram.shape[0], dtype=gram.dtype), x.T @ y).float()
+        eye = torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
+        sol = torch.linalg.solve(gram + lam * eye, x.T @ y).float()
         self.readout.weight.copy_(sol[:-1].T)
         self.readout.bias.copy_(sol[-1])
 
