@@ -43,9 +43,11 @@ def _settings(info: dict) -> str:
         pool = next((l["grid"] for l in cfg["layers"] if l.get("op") == "pool"), [1, 1])
         model = f"x{cfg['downsample']} grid, {cfg['time_bins']} bins, {'-'.join(map(str, chans))} ch, pool {pool[0]}x{pool[1]}"
     elif info["model"] == "spikepoint":
-        model = f"{cfg['num_points']} pts, {cfg['num_groups']}x{cfg['neighbours']} groups, T={cfg['timesteps']}, widths {'-'.join(map(str, cfg['widths']))}"
+        model = f"{cfg['num_points']} pts, {cfg['num_groups']}x{cfg['neighbours']} groups, T={cfg['timesteps']}, widths {'-'.join(map(str, cfg['widths']))}, {cfg.get('encoding', 'rate')} coding"
     elif info["model"] == "pointnet":
         model = f"{cfg['num_points']} pts, SA {cfg['groups'][0]}x{cfg['neighbours'][0]} / {cfg['groups'][1]}x{cfg['neighbours'][1]}"
+        if cfg.get("time_scale", 1.0) != 1.0:
+            model += f", time x{cfg['time_scale']:g}"
     else:
         model = f"{cfg['num_points']} pts, {cfg['num_groups']}x{cfg['neighbours']} groups, {cfg['features']} features"
     aug = f"shift {tr.get('shift_px', 0)} px, drop <= {tr.get('drop_events', 0.0):g}"

@@ -2,7 +2,7 @@
 
 Window -> N points (x, y, t in [0, 1]) -> one farthest point sampling + kNN grouping -> per neighbour
 ``|standardized offset|`` and the group minimum (rate coding cannot carry signs), plus a separate centroid
-branch -> Bernoulli rate coding over T steps -> Conv1d(k=1)+BN+LIF blocks whose residual is added after the
+branch -> Bernoulli rate coding over T steps (or, ``encoding: direct``, the values as input current at every step) -> Conv1d(k=1)+BN+LIF blocks whose residual is added after the
 neuron (identity mapping) -> max over neighbours (+ centroid branch) -> two global stages (a unit and ``global_units``
 residual units each) -> max over groups ->
 fc-bn-lif-fc-bn-lif -> ``voters`` output neurons per class trained with snntorch's MSE count loss.
@@ -38,6 +38,11 @@ class SpikePointConfig:
     # groups of binary spikes saturates at 1 when groups are many and the data is small). "mean" feeds fc1 rates,
     # so fc1 counts as MACs, not ACs, in the accounting.
     global_pool: str = "max"
+    # Input coding: "rate" (the paper: Bernoulli spikes, redrawn every forward) or "direct" (the same [0, 1] values
+    # injected as input current at every step; the first spiking layer makes the spikes). With few time steps the
+    # Bernoulli draws bury the coordinates in noise (T = 4: each value is 4 coin flips, and the max over neighbours
+    # of independent draws saturates towards 1), so small configurations cannot even fit a small training set.
+    encoding: str = "rate"
 
 
 SMALL = SpikePointConfig()
@@ -85,6 +90,8 @@ class SpikePoint(nn.Module):
         self.num_classes = num_classes
         if cfg.global_pool not in ("max", "mean"):
             raise ValueError(f"global_pool must be 'max' or 'mean', got {cfg.global_pool!r}")
+        if cfg.encoding not in ("rate", "direct"):
+            raise ValueError(f"encoding must be 'rate' or 'direct', got {cfg.encoding!r}")
         c1, c2, c3, c4 = cfg.widths
         self.local_in = SpikingUnit(6, c1)
         self.local_res = ResidualUnit(c1)
@@ -123,8 +130,12 @@ class SpikePoint(nn.Module):
         cfg = self.cfg
         self.reset()
         local, cents = self.encode(points)
-        local_spk = spikegen.rate(local, num_steps=cfg.timesteps)
-        cent_spk = spikegen.rate(cents, num_steps=cfg.timesteps)
+        if cfg.encoding == "rate":
+            local_spk = spikegen.rate(local, num_steps=cfg.timesteps)
+            cent_spk = spikegen.rate(cents, num_steps=cfg.timesteps)
+        else:  # direct: the same analog input at every step
+            local_spk = local.unsqueeze(0).expand(cfg.timesteps, *local.shape)
+            cent_spk = cents.unsqueeze(0).expand(cfg.timesteps, *cents.shape)
         b, m, k = points.shape[0], cfg.num_groups, cfg.neighbours
         out = []
         for t in range(cfg.timesteps):
