@@ -18,6 +18,10 @@ class PointNetConfig:
     neighbours: tuple[int, int] = (16, 16)
     widths: tuple[int, int, int] = (64, 128, 256)
     radius_scale: float = 10.0  # relative coordinates are multiplied by this before the MLPs
+    # The time coordinate (0..1 over the window) is multiplied by this before grouping. At 1 the window's time span
+    # weighs as much as the sensor's width, so a group of K nearest neighbours spreads over a third of the image
+    # (neighbourhoods are 3-D); a small factor makes groups spatial, the stroke structure digits need.
+    time_scale: float = 1.0
 
 
 def mlp(c_in: int, c_out: int) -> nn.Sequential:
@@ -48,6 +52,8 @@ class PointNetPP(nn.Module):
 
     def forward(self, points: torch.Tensor) -> torch.Tensor:
         cfg = self.cfg
+        if cfg.time_scale != 1.0:
+            points = points * points.new_tensor([1.0, 1.0, cfg.time_scale])
         c1, n1 = group(points, cfg.groups[0], cfg.neighbours[0])
         rel = (n1 - c1.unsqueeze(2)) * cfg.radius_scale
         f1 = self.sa1(torch.cat([rel, n1], dim=-1)).amax(dim=2)  # [B, M1, w1]
