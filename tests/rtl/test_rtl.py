@@ -112,3 +112,68 @@ def test_top_axilite_driver_sequence(tmp_path):
         assert np.array_equal(o, run_network(net, c, f))
     # the register counts from ap_start (the stream starts a cycle or two later) to the last output word
     assert np.all(np.abs(top.cycles - core.cycles) <= 4), (top.cycles, core.cycles)
+
+
+def _small_core(d):
+    """FIFO -> 1x1 conv (4 -> 4 channels, PI = PO = 2, its ROMs) -> fork -> two FIFOs: a core in the generator's
+    one-instance-per-line form, small enough to synthesize flat and per module in a test."""
+    for f in ("ev_func.svh", "ev_lib.sv"):
+        (d / f).write_text((sim.LIBRARY / f).read_text())
+    rng = np.random.default_rng(0)
+    (d / "c_w.hex").write_text("".join(f"{int(v):08x}\n" for v in rng.integers(0, 2**32, 4, dtype=np.uint64)))
+    (d / "c_b.hex").write_text("".join(f"{int(v) & 0xFFFFFFFF:08x}\n" for v in rng.integers(-500, 500, 4)))
+    (d / "c_m.hex").write_text("".join(f"{int(v):08x}\n" for v in rng.integers(1 << 14, 1 << 16, 4)))
+    (d / "edgevision_core.sv").write_text(
+        "module edgevision_core (input wire logic clk, input wire logic rst, input wire logic a_v, output logic a_r,\n"
+        "  input wire logic [64:0] a_d, output logic o_v, input wire logic o_r, output logic [64:0] o_d,\n"
+        "  output logic p_v, input wire logic p_r, output logic [64:0] p_d);\n"
+        "  logic m_v, m_r, c_v, c_r, x_v, x_r, y_v, y_r;\n"
+        "  logic [64:0] m_d, c_d, x_d, y_d;\n"
+        "  ev_fifo #(.W(65), .DEPTH(32)) fifo_a (.clk(clk), .rst(rst), .in_v(a_v), .in_r(a_r), .in_d(a_d), .out_v(m_v), .out_r(m_r), .out_d(m_d));\n"
+        '  ev_conv1x1 #(.CI(4), .CO(4), .PI(2), .PO(2), .SHIFT(16), .LO(-128), .HI(127), .WFILE("c_w.hex"), .BFILE("c_b.hex"), .MFILE("c_m.hex")) u_c (.clk(clk), .rst(rst), .in_v(m_v), .in_r(m_r), .in_d(m_d), .out_v(c_v), .out_r(c_r), .out_d(c_d));\n'
+        "  ev_fork #(.W(65)) u_k (.clk(clk), .rst(rst), .in_v(c_v), .in_r(c_r), .in_d(c_d), .a_v(x_v), .a_r(x_r), .a_d(x_d), .b_v(y_v), .b_r(y_r), .b_d(y_d));\n"
+        "  ev_fifo #(.W(65), .DEPTH(32)) fifo_x (.clk(clk), .rst(rst), .in_v(x_v), .in_r(x_r), .in_d(x_d), .out_v(o_v), .out_r(o_r), .out_d(o_d));\n"
+        "  ev_fifo #(.W(65), .DEPTH(32)) fifo_y (.clk(clk), .rst(rst), .in_v(y_v), .in_r(y_r), .in_d(y_d), .out_v(p_v), .out_r(p_r), .out_d(p_d));\n"
+        "endmodule\n")
+
+
+def test_per_module_wrappers(tmp_path):
+    """Each instance of the core gets a wrapper with its parameters and its ports at the connected signals'
+    widths; identical instances (same module, parameters, ROM contents) are one synthesis run."""
+    _small_core(tmp_path)
+    core = (tmp_path / "edgevision_core.sv").read_text()
+    insts = synth.core_instances(core)
+    assert [i["inst"] for i in insts] == ["fifo_a", "u_c", "u_k", "fifo_x", "fifo_y"]
+    ports = synth.library_ports((tmp_path / "ev_lib.sv").read_text())
+    assert ports["ev_fork"]["a_v"] == "output" and ports["ev_add"]["a_v"] == "input"
+    top, text = synth.instance_wrapper(insts[1], ports, synth.signal_widths(core))
+    assert top == "ev_wrap_u_c" and "input wire logic [64:0] p_in_d" in text and "output logic [64:0] p_out_d" in text
+    assert '.WFILE("c_w.hex")' in text
+    keys = {synth._rom_key(i, tmp_path) for i in insts}
+    assert len(keys) == 3  # the three FIFOs are one netlist
+
+
+@pytest.mark.skipif(synth.available() is not None, reason=f"Yosys not usable: {synth.available()}")
+def test_per_module_synth_matches_flat(tmp_path):
+    """Per-module synthesis sums to the flat netlist: DSP and BRAM equal, LUT and FF within 10 % (per module
+    loses only cross-module optimization, an over-count)."""
+    _small_core(tmp_path)
+    lines = []
+    per = synth.synthesize_modules(tmp_path, "xcup", jobs=2, timeout=600, progress=lines.append)
+    flat = synth.synthesize(tmp_path, "xcup", timeout=600)
+    assert per["runs"] == 3 and len(per["instances"]) == 5 and len(lines) == 3
+    assert per["instances"]["fifo_y"]["same_as"] == "fifo_a"
+    assert per["dsp"] == flat["dsp"] > 0 and per["bram18k"] == flat["bram18k"]
+    for k in ("lut", "ff"):
+        assert abs(per[k] - flat[k]) <= 0.10 * flat[k], (k, per[k], flat[k])
+
+
+def test_synth_cli_bad_jobs(tmp_path, capsys):
+    from edgevision.cli import main
+    from edgevision.ir.schema import save_ir
+
+    save_ir(tiny_net(), tmp_path / "ir")
+    assert main(["synth", "--model", str(tmp_path / "ir"), "--jobs", "0"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "--jobs" in err
+    assert main(["synth", "--model", str(tmp_path / "ir"), "--flatten", "--jobs", "2"]) == 2
