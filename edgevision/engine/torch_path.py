@@ -43,6 +43,8 @@ class TorchEngine:
         self.tensors: dict[str, dict[str, torch.Tensor]] = {}
         for lay in plan.layers:
             arrays = {"weight": lay.weight, "bias": lay.bias}
+            if lay.weight is not None and lay.weight.ndim == 2:  # [Co, Ci] (conv1x1, fc): [Ci, Co] for addmm
+                arrays["weight_t"] = np.ascontiguousarray(lay.weight.T)
             self.tensors[lay.name] = {k: torch.as_tensor(v, dtype=torch.float32, device=self.device)
                                       for k, v in arrays.items() if v is not None}
         self._steps = [(lay, implementation("engine_torch", lay.op)) for lay in plan.layers]
@@ -92,7 +94,7 @@ def _conv2x2_s2(e: TorchEngine, lay: PlanLayer, xs: list, geo: Geometry) -> Spar
 @register("engine_torch", "conv1x1")
 def _conv1x1(e: TorchEngine, lay: PlanLayer, xs: list, geo: Geometry) -> SparseTensor:
     t = e.tensors[lay.name]
-    return xs[0].replace(_clamp(lay, torch.addmm(t["bias"], xs[0].feats, t["weight"].t())))
+    return xs[0].replace(_clamp(lay, torch.addmm(t["bias"], xs[0].feats, t["weight_t"])))
 
 
 @register("engine_torch", "add")
@@ -109,4 +111,4 @@ def _pool(e: TorchEngine, lay: PlanLayer, xs: list, geo: Geometry) -> torch.Tens
 @register("engine_torch", "fc")
 def _fc(e: TorchEngine, lay: PlanLayer, xs: list, geo: Geometry) -> torch.Tensor:
     t = e.tensors[lay.name]
-    return _clamp(lay, torch.addmm(t["bias"], xs[0], t["weight"].t()))
+    return _clamp(lay, torch.addmm(t["bias"], xs[0], t["weight_t"]))
