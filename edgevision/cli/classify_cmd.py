@@ -42,6 +42,11 @@ def register(cli) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads while training (default 1)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N: where the model and its batches live (default cpu); "
                    "with --nproc on cuda each process takes cuda:LOCAL_RANK")
+    p.add_argument("--nproc", type=int, default=1,
+                   help="train data-parallel in N local processes (torch.distributed: gloo on CPU, NCCL on GPUs, one "
+                        "per process); the same as torchrun --standalone --nproc-per-node N -m edgevision train classify ...; "
+                        "--batch-size is the global batch and must divide by N")
+    p.add_argument("--summary", help="also write the run summary (JSON) to this file (rank 0)")
 
     p = cli.command("classify", _eval, "window and per-recording accuracy of a trained classifier", group="eval")
     p.add_argument("--checkpoint", required=True, help="run folder or its model.safetensors")
@@ -90,11 +95,22 @@ def _model_config(text: str | None) -> dict[str, Any] | None:
 
 
 def _train(args: argparse.Namespace) -> dict[str, Any]:
-    from edgevision.cli.eye_cmd import _device
+    import os
+
+    from edgevision.cli.eye_cmd import _device, _launch
     from edgevision.recognition.train import TrainSettings, train_classifier
     from edgevision.recognition.windows import WindowConfig
 
     _device(args.device)
+    if args.nproc < 1:
+        raise ConfigError(f"--nproc must be >= 1, got {args.nproc}")
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        from pathlib import Path
+
+        batch_size, run_json = args.batch_size, Path(args.out) / "run.json"
+        if args.resume and run_json.is_file():  # a resumed run keeps its own (global) batch size
+            batch_size = int(json.loads(run_json.read_text())["train"]["batch_size"])
+        return _launch(args, batch_size, command="train classify")
 
     settings = TrainSettings(
         epochs=args.epochs if args.epochs is not None else (0 if args.resume else 30),
@@ -109,7 +125,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         threads=args.threads,
         augment_passes=args.augment_passes,
     )
-    return train_classifier(
+    summary = train_classifier(
         args.model,
         args.data,
         args.out,
@@ -119,6 +135,11 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         resume=args.resume,
         device=args.device,
     )
+    if args.summary and "rank" not in summary:
+        from edgevision.atomic import write_text_atomic
+
+        write_text_atomic(args.summary, json.dumps(summary))
+    return summary
 
 
 def _eval(args: argparse.Namespace) -> dict[str, Any]:

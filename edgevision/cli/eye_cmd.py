@@ -137,8 +137,9 @@ def _epoch_line(epochs: int):
     return show
 
 
-def _launch(args: argparse.Namespace, batch_size: int) -> dict[str, Any]:
-    """Run this training as ``--nproc`` processes under torch.distributed.run; rank 0's summary is the result."""
+def _launch(args: argparse.Namespace, batch_size: int, command: str = "train eye") -> dict[str, Any]:
+    """Run this training as ``--nproc`` processes under torch.distributed.run; rank 0's summary is the result.
+    Also used by ``train classify --nproc`` (the command needs ``--nproc`` and a ``--summary`` option)."""
     import subprocess
     import sys
     import tempfile
@@ -157,7 +158,7 @@ def _launch(args: argparse.Namespace, batch_size: int) -> dict[str, Any]:
         proc = subprocess.run(torchrun_argv(args.nproc, [*argv, "--summary", str(summary)]), env=env,
                               stdout=subprocess.DEVNULL)
         if proc.returncode or not summary.is_file():
-            raise EdgevisionError(f"train eye --nproc {args.nproc}: a training process failed (exit {proc.returncode}); "
+            raise EdgevisionError(f"{command} --nproc {args.nproc}: a training process failed (exit {proc.returncode}); "
                                   "its error is above")
         return json.loads(summary.read_text())
 

@@ -83,7 +83,8 @@ class _AllReduceSum(torch.autograd.Function):
 
 
 class GlobalBatchNorm1d(nn.BatchNorm1d):
-    """BatchNorm over the active sites of all ranks (CPU and GPU; torch's SyncBatchNorm is GPU-only).
+    """BatchNorm over the active sites of all ranks (CPU and GPU; torch's SyncBatchNorm is GPU-only); inputs
+    [N, C] or [N, C, L].
 
     Same parameters and buffers as :class:`torch.nn.BatchNorm1d`, so checkpoints do not change. Training
     statistics: mean = all-reduced sum / all-reduced count, then the variance from the all-reduced squared
@@ -92,6 +93,9 @@ class GlobalBatchNorm1d(nn.BatchNorm1d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training:
             return super().forward(x)
+        if x.dim() == 3:  # [N, C, L] (Conv1d activations): statistics over N and L, as BatchNorm1d takes them
+            b, c, length = x.shape
+            return self.forward(x.transpose(1, 2).reshape(-1, c)).reshape(b, length, c).transpose(1, 2)
         n = _AllReduceSum.apply(x.new_tensor(float(x.shape[0])))
         mean = _AllReduceSum.apply(x.sum(0)) / n
         var = _AllReduceSum.apply(((x - mean) ** 2).sum(0)) / n

@@ -16,6 +16,8 @@ import dataclasses
 import io
 import json
 import math
+import os
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,7 @@ from tqdm import tqdm
 
 from edgevision.atomic import atomic_path, write_text_atomic
 from edgevision.errors import CheckpointError, ConfigError, DatasetError
+from edgevision.nn.distributed import World, globalize_batchnorm, join
 from edgevision.nn.tensor import SparseTensor
 from edgevision.recognition.models import build_model, model_config
 from edgevision.recognition.recordings import Source, fold_source
@@ -242,6 +245,8 @@ def train_classifier(
         settings = TrainSettings(**{**info["train"], "epochs": settings.epochs if settings.epochs else info["train"]["epochs"]})
     elif (run / "run.json").exists():
         raise CheckpointError(f"{run}: already holds a run; pass --resume to continue it or choose another --out")
+    world = join(device, settings.batch_size)  # under torchrun: this rank's place (gloo on CPU, NCCL on cuda:LOCAL_RANK)
+    world.barrier()  # every rank has checked the folder before rank 0 writes into it
     src = source or open_source(data)
     if settings.folds:
         src = fold_source(src, settings.folds, settings.fold)
@@ -250,13 +255,14 @@ def train_classifier(
     if settings.threads:
         torch.set_num_threads(settings.threads)
     try:
-        return _train(model_name, data, run, settings, cfg, window, resume, src, progress, device)
+        return _train(model_name, data, run, settings, cfg, window, resume, src, progress and world.main, world)
     finally:
         torch.set_num_threads(threads)
 
 
 def _train(model_name: str, data: str, run: Path, settings: TrainSettings, cfg, window: WindowConfig, resume: bool,
-           src: Source, progress: bool, device: str = "cpu") -> dict[str, Any]:
+           src: Source, progress: bool, world: World = World()) -> dict[str, Any]:
+    device = world.device
     torch.manual_seed(settings.seed)
     model = build_model(model_name, len(src.classes), dataclasses.asdict(cfg)).to(device)
     train_idx, test_idx = src.indices("train"), src.indices("test")
@@ -271,12 +277,27 @@ def _train(model_name: str, data: str, run: Path, settings: TrainSettings, cfg, 
         "window": dataclasses.asdict(window),
         "train": dataclasses.asdict(settings),
     }
-    run.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(run / "run.json", json.dumps(info, indent=1))
+    if world.main:
+        run.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(run / "run.json", json.dumps(info, indent=1))
+    closed_form = getattr(model, "closed_form", False)
+    if closed_form and not world.main:
+        return {"run": str(run), "rank": world.rank, "world_size": world.size}  # one solve: rank 0 does it alone
     train_ws = WindowSet(src, train_idx, window, progress=progress)
-    test_ws = WindowSet(src, test_idx, window, progress=progress)
-    if getattr(model, "closed_form", False):
+    test_ws = WindowSet(src, test_idx, window, progress=progress) if world.main else None
+    if closed_form:
         return _fit_closed_form(model, run, train_ws, test_ws, settings, src, progress, device)
+    step_model: torch.nn.Module = model
+    if world.size > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        # BatchNorm over the global batch (the eye tracker's helper); DDP averages the gradients. Buffers are not
+        # broadcast: the global BatchNorm keeps the running statistics equal on every rank, and the neurons'
+        # membrane state of SpikePoint is per forward.
+        step_model = DistributedDataParallel(
+            globalize_batchnorm(model), device_ids=[torch.device(device).index] if device.startswith("cuda") else None,
+            broadcast_buffers=False,
+        )
     opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     rows: list[dict] = []
     start = 0
@@ -285,40 +306,53 @@ def _train(model_name: str, data: str, run: Path, settings: TrainSettings, cfg, 
         _load_optimizer(run, opt)
         start = int(json.loads((run / "model.json").read_text())["epoch"])
         rows = [r for r in _read_log(run) if r["epoch"] <= start]
-    rng = np.random.default_rng(settings.seed + start)
     aug = Augment(settings.shift_px, settings.drop_events)
     metrics: dict[str, Any] = json.loads((run / "eval.json").read_text()) if start and (run / "eval.json").is_file() else {}
+    kill_at, steps = int(os.environ.get("EDGEVISION_TEST_KILL_AT_STEP", 0)), 0  # test hook: SIGKILL after N steps
+    bs = settings.batch_size
+    rows_of_rank = world.share(bs)
     for epoch in range(start + 1, settings.epochs + 1):
         t0 = time.perf_counter()
         lr = settings.lr * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / settings.epochs))
         for g in opt.param_groups:
             g["lr"] = lr
-        order = rng.permutation(len(train_ws))
+        # The epoch's order and every window's augmentation and point sample come from generators keyed by (seed,
+        # epoch, batch, row): any number of processes (each taking its rows of every global batch) and a resumed
+        # run draw exactly what one uninterrupted process draws.
+        order = np.random.default_rng([settings.seed, epoch]).permutation(len(train_ws))
         if settings.max_train_windows:
             order = order[: settings.max_train_windows]
         model.train()
-        losses, correct, seen = [], 0, 0
-        bs = settings.batch_size
+        loss_sum, correct, seen = torch.zeros((), dtype=torch.float64), 0, 0
         n_batches = max(1, len(order) // bs)  # drop the ragged last batch (BatchNorm needs >= 2 samples)
         for b in tqdm(range(n_batches), desc=f"epoch {epoch}/{settings.epochs}", disable=not progress, leave=False):
-            idx = order[b * bs : (b + 1) * bs]
-            batch = to_device(make_batch(train_ws, idx, model.input_kind, model.cfg, rng, aug), device)
+            mine = np.arange(bs)[rows_of_rank]
+            idx = order[b * bs : (b + 1) * bs][mine]
+            rngs = [np.random.default_rng([settings.seed, epoch, b, int(r)]) for r in mine]
+            batch = to_device(make_batch(train_ws, idx, model.input_kind, model.cfg, None, aug, rngs=rngs), device)
             labels = torch.from_numpy(train_ws.labels[idx]).to(device)
-            out_t = model(batch)
+            out_t = step_model(batch)
             loss = model.loss(out_t, labels)
             opt.zero_grad()
             loss.backward()
             opt.step()
-            losses.append(float(loss.detach()))
+            steps += 1
+            if steps == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+            loss_sum += float(loss.detach())
             correct += int((model.scores(out_t).argmax(1) == labels).sum())
             seen += len(idx)
+        totals = world.sum(torch.tensor([float(loss_sum), correct, seen], dtype=torch.float64, device=device)).cpu()
+        if not world.main:
+            world.barrier()  # rank 0 evaluates and writes the epoch's files
+            continue
         metrics = accuracy(predict(model, test_ws, bs * 2, progress=progress), test_ws)
         rows.append(
             dict(
                 epoch=epoch,
                 lr=lr,
-                train_loss=float(np.mean(losses)),
-                train_acc=correct / max(seen, 1),
+                train_loss=float(totals[0]) / world.size / n_batches,
+                train_acc=float(totals[1]) / max(float(totals[2]), 1.0),
                 test_window_acc=metrics["window_acc"],
                 test_recording_acc=metrics["recording_acc"],
                 seconds=time.perf_counter() - t0,
@@ -329,7 +363,10 @@ def _train(model_name: str, data: str, run: Path, settings: TrainSettings, cfg, 
         _write_log(run, rows)
         write_text_atomic(run / "eval.json", json.dumps({"epoch": epoch, **metrics}))
         _plots(run, rows, np.asarray(metrics["confusion"]), src.classes)
-    return _summary(run, rows, metrics)
+        world.barrier()
+    if not world.main:
+        return {"run": str(run), "rank": world.rank, "world_size": world.size}
+    return {**_summary(run, rows, metrics), "world_size": world.size}
 
 
 def _fit_closed_form(model, run: Path, train_ws: WindowSet, test_ws: WindowSet, settings: TrainSettings, src: Source, progress: bool,

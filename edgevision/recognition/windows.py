@@ -95,26 +95,30 @@ def augment_events(events: np.ndarray, sensor_size: tuple[int, int], aug: Augmen
     return out
 
 
-def make_batch(windows: WindowSet, idx: np.ndarray, kind: str, model_cfg, rng: np.random.Generator,
-               augment: Augment | None = None):
+def make_batch(windows: WindowSet, idx: np.ndarray, kind: str, model_cfg, rng: np.random.Generator | None,
+               augment: Augment | None = None, rngs: list[np.random.Generator] | None = None):
     """Inputs of the windows ``idx`` for a model of input ``kind`` ("points" or "tokens"); ``augment`` (training
-    only) transforms each window's events first."""
+    only) transforms each window's events first. Random draws come from ``rng``, or with ``rngs`` from one
+    generator per window (``rngs[j]`` for ``idx[j]``: a window then draws the same whatever batch it is in)."""
     sensor = windows.source.sensor_size
     aug = augment if augment is not None and augment.active else None
+    gens = rngs if rngs is not None else [rng] * len(idx)
+    if len(gens) != len(idx):
+        raise ValueError(f"make_batch: {len(gens)} generators for {len(idx)} windows")
 
-    def events(i: int):
+    def events(i: int, g: np.random.Generator):
         ev, t0, t1 = windows.window_events(int(i))
-        return (augment_events(ev, sensor, aug, rng) if aug else ev), t0, t1
+        return (augment_events(ev, sensor, aug, g) if aug else ev), t0, t1
 
     if kind == "points":
         pts = []
-        for i in idx:
-            ev, t0, t1 = events(i)
-            pts.append(sample_points(ev, sensor, model_cfg.num_points, t0, t1, rng))
+        for i, g in zip(idx, gens):
+            ev, t0, t1 = events(i, g)
+            pts.append(sample_points(ev, sensor, model_cfg.num_points, t0, t1, g))
         return torch.from_numpy(np.stack(pts))
     toks = []
-    for i in idx:
-        ev, t0, t1 = events(i)
+    for i, g in zip(idx, gens):
+        ev, t0, t1 = events(i, g)
         toks.append(
             histogram_tokens(ev, sensor, factor=model_cfg.downsample, time_bins=model_cfg.time_bins, t_start=t0, t_end=t1)
         )
