@@ -24,6 +24,7 @@ import numpy as np
 from edgevision.atomic import write_bytes_atomic, write_text_atomic
 from edgevision.errors import IRError
 from edgevision.ir.ops import OPS
+from edgevision.resources import shipped
 
 IR_SCHEMA = "edgevision.ir"
 IR_VERSION = 2
@@ -247,8 +248,12 @@ def _json_default(o: Any) -> Any:
 
 
 def load_ir(directory: str | Path) -> Network:
-    """Read and validate an IR directory; every problem is an :class:`IRError` naming the file."""
+    """Read and validate an IR directory; every problem is an :class:`IRError` naming the file. A relative path
+    that does not exist here but names a shipped IR (``models/eye_small_int8``) reads the shipped copy, so the
+    commands work from any directory and from an installed wheel."""
     directory = Path(directory)
+    if not directory.exists() and not directory.is_absolute() and shipped(directory).is_dir():
+        directory = shipped(directory)
     gpath, tpath = directory / GRAPH_FILE, directory / TENSOR_FILE
     if not gpath.is_file() or not tpath.is_file():
         raise IRError(f"{directory}: not an IR directory (needs {GRAPH_FILE} and {TENSOR_FILE}); make one with `edgevision quantize`")
