@@ -114,7 +114,7 @@ def _scenarios(backend: Any, model: Any, front: InputSpec, windows: list[TrackWi
         in_burst = (idx >= b0) & (idx < b0 + bn)
         after = idx >= b0 + bn + 10
         r = {key: s[key] for key in ("latency_p50_ms", "latency_p99_ms", "infer_p50_ms", "cpu_p50_ms", "cpu_p99_ms",
-                                     "dropped", "source_max_handover_ms")}
+                                     "dropped", "source_max_handover_ms", "stages_p50_ms")}
         r["processed"] = s["windows"]
         if name == "steady":
             r["events_per_window_median"] = float(np.median([w.events.shape[0] for w in wins]))

@@ -47,6 +47,8 @@ class Prediction:
     cpu_ms: float = 0.0  # CPU time of this thread for the window (wall time minus waiting for the CPU)
     model_x: float | None = None
     model_y: float | None = None
+    tokens_ms: float = 0.0  # wall time of the stages: events -> tokens, then the GRU head (the backend's is infer_ms)
+    head_ms: float = 0.0
 
     def record(self) -> dict[str, Any]:
         """The JSONL row."""
@@ -163,8 +165,11 @@ class TrackerLoop:
         sensor = smap.model
         if tz is None or tz.sensor != sensor:
             tz = self.tokenizer = WindowTokenizer(sensor, self.front.downsample, self.front.time_bins)
+        t0 = time.perf_counter()
         tokens = tz(smap.events(w.events), w.t_start, w.t_end)
+        t1 = time.perf_counter()
         inf = self.backend.infer(tokens)
+        t2 = time.perf_counter()
         o, h = self.head.step(inf.features, h, gh)
         ready = w.ready
         now = time.perf_counter()
@@ -173,7 +178,7 @@ class TrackerLoop:
         pred = Prediction(
             w.index, w.t_end, cx, cy, float(1.0 / (1.0 + np.exp(-o[2]))),
             (now - ready) * 1e3 if ready is not None else inf.seconds * 1e3, inf.seconds * 1e3, int(w.events.shape[0]),
-            w.label, inf.cycles, (time.thread_time() - cpu0) * 1e3, mx, my,
+            w.label, inf.cycles, (time.thread_time() - cpu0) * 1e3, mx, my, (t1 - t0) * 1e3, (now - t2) * 1e3,
         )
         return pred, h
 
@@ -256,6 +261,22 @@ def _set_torch_threads(n: int) -> None:
         torch.set_num_threads(n)
 
 
+def stage_breakdown(preds: list[Prediction]) -> dict[str, float]:
+    """Median wall time per stage of window-ready -> pupil out: ``tokens`` (events -> tokens), ``backbone`` (the
+    backend's ``infer``: on the board DMA + accelerator), ``head`` (GRU step + linear head) and ``wait`` (the
+    rest of the latency: queue hand-over, thread wake-up, mapping the output). Medians need not add up to the
+    median ``latency``."""
+    if not preds:
+        return {}
+    lat = np.array([p.latency_ms for p in preds])
+    tok = np.array([p.tokens_ms for p in preds])
+    inf = np.array([p.infer_ms for p in preds])
+    head = np.array([p.head_ms for p in preds])
+    wait = np.maximum(lat - (tok + inf + head), 0.0)
+    return {"wait": float(np.median(wait)), "tokens": float(np.median(tok)), "backbone": float(np.median(inf)),
+            "head": float(np.median(head)), "latency": float(np.median(lat))}
+
+
 def summarize(preds: list[Prediction], wq: WindowQueue, wall_s: float, backend: str, sensor: tuple[int, int]) -> dict[str, Any]:
     """Windows, drops, latency p50/p99 and, with labels, the challenge metrics at 80x60."""
     lat = np.array([p.latency_ms for p in preds]) if preds else np.zeros(1)
@@ -273,6 +294,7 @@ def summarize(preds: list[Prediction], wq: WindowQueue, wall_s: float, backend: 
         "windows_per_s": len(preds) / wall_s if wall_s > 0 else 0.0,
         "source_max_handover_ms": wq.max_put_s * 1e3,
         "wall_s": wall_s,
+        "stages_p50_ms": stage_breakdown(preds),
     }
     labelled = [p for p in preds if p.label is not None]
     if labelled:

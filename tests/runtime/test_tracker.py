@@ -179,3 +179,13 @@ def test_gru_head_stays_within_1e5_of_torch_head_step_over_a_long_sequence():
             o_t, h_t = model.head_step(torch.from_numpy(x)[None], h_t)
         err = max(err, np.abs(o_np - o_t[0].numpy()).max(), np.abs(h_np - h_t[0, 0].numpy()).max())
     assert err < 1e-5
+
+
+def test_stage_breakdown_attributes_a_slow_backend_to_the_backbone(tiny, blob_windows):
+    """A backend that sleeps 5 ms per window shows up in ``stages_p50_ms.backbone``, not in tokens, head or wait."""
+    model, cfg, _ = tiny
+    loop = TrackerLoop(SlowBackend(0.005, model.backbone.feature_dim), model, config_input(cfg))
+    stages = loop.run(ReplaySource(blob_windows(8), SENSOR, realtime=False))["stages_p50_ms"]
+    assert set(stages) == {"wait", "tokens", "backbone", "head", "latency"}
+    assert stages["backbone"] >= 5.0
+    assert stages["latency"] >= stages["backbone"] > 2 * max(stages["tokens"], stages["head"], stages["wait"])
