@@ -20,6 +20,7 @@ from edgevision.errors import EventValidationError, IRError
 from edgevision.ir.ops import OPS, float32_exact, implementation, register
 from edgevision.ir.schema import Network
 
+
 @dataclass(frozen=True)
 class KernelOp:
     """The engine's implementation of an op (registered against its :data:`~edgevision.ir.ops.OPS` declaration):
