@@ -52,21 +52,23 @@ $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_av
 if [ -e "$RUNS" ] && [ -n "$(ls -A "$RUNS" 2>/dev/null)" ]; then echo "$RUNS already holds runs; set RUNS to a new folder" >&2; exit 2; fi
 mkdir -p "$RUNS" "$OUT"
 
-# Settings per family. Epochs come from training costs measured on this project's loaded 2-core CPU machine (one
-# thread; fold 0, training + held-out evaluation per epoch): esda ~15 ms per 100 ms window (2,400 per epoch),
-# pointnet ~10 s per epoch of 800 windows of 400 ms, spikepoint ~37 ms per window (smaller config), data loading
-# ~1 ms per window of that. Assumed: only a 5x speed-up on the shared GPU (15 processes time-share it; batches are
-# built in Python on the CPU), so that each run ends in ~200-250 s, well inside BUDGET_S.
+# Settings per family. Epochs come from costs measured on this project's loaded 2-core CPU machine, one thread,
+# fold 0: esda ~15 ms per training window of 100 ms (2,400 per epoch), pointnet ~10 s per epoch of 800 windows of
+# 400 ms, spikepoint ~37 ms per window (a smaller config); data loading ~1 ms per window of that. On the GPU these
+# small models are launch-bound: ~2,200 torch ops per training step for esda and pointnet, ~9,800 for spikepoint
+# (T = 8 steps), counted with torch.profiler, almost independent of the batch size. 15 processes time-share the
+# one GPU (no MPS), so the GPU's kernel rate (~150-300 k/s) bounds the whole job: batches of 32 (half the steps of
+# 16) keep the estimated total near 45 M ops, ~150-300 s, inside BUDGET_S; EPOCHS_SCALE trims it further.
 ESDA_CFG=$($PY -c "import json; print(json.dumps(json.load(open('models/nmnist_esda/run.json'))['model_config']))")
 SP_CFG='{"widths": [32, 64, 128, 256], "global_units": 1, "num_points": 512, "num_groups": 128, "neighbours": 16, "timesteps": 8, "global_pool": "mean", "encoding": "direct"}'
 PN_CFG='{"time_scale": 0.1}'
 RF_CFG='{"num_points": 512, "num_groups": 128, "neighbours": 16, "features": 128, "grid": 4, "ridge": 0.1}'
 COMMON=(--data "$DATA" --folds 5 --threads 1 --shift-px 2 --json)
-declare -A EPOCHS=([esda]=24 [pointnet]=50 [spikepoint]=30)
+declare -A EPOCHS=([esda]=24 [pointnet]=40 [spikepoint]=24)
 declare -A ARGS=(
-  [esda]="--lr 2e-3 --batch-size 16 --window-us 100000 --step-us 100000 --drop-events 0.2"
-  [pointnet]="--lr 2e-3 --batch-size 16 --window-us 400000 --step-us 400000 --drop-events 0.1"
-  [spikepoint]="--lr 3e-3 --batch-size 16 --window-us 400000 --step-us 400000 --drop-events 0.1"
+  [esda]="--lr 3e-3 --batch-size 32 --window-us 100000 --step-us 100000 --drop-events 0.2"
+  [pointnet]="--lr 3e-3 --batch-size 32 --window-us 400000 --step-us 400000 --drop-events 0.1"
+  [spikepoint]="--lr 4e-3 --batch-size 32 --window-us 400000 --step-us 400000 --drop-events 0.1"
 )
 declare -A MCFG=([esda]="$ESDA_CFG" [pointnet]="$PN_CFG" [spikepoint]="$SP_CFG")
 EXTRA=(); RF_PASSES=2
