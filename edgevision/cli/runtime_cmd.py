@@ -98,10 +98,12 @@ def register(cli) -> None:
     p.add_argument("--fit", choices=("fit", "crop", "stretch"), default=None,
                    help="place the ROI: fit (whole, aspect kept, default), crop (cover, centre crop), stretch")
 
-    p = cli.command("demo", _demo, "eye-tracking demo: synthetic camera -> int8 model on the simulated accelerator -> annotated video")
+    p = cli.command("demo", _demo, "eye-tracking demo: synthetic camera, paced in real time -> shipped int8 model -> annotated video")
     p.add_argument("--out", default="runs/demo", help="output directory (default runs/demo)")
     p.add_argument("--seconds", type=float, default=10.0, help="seconds of camera time (default 10)")
-    p.add_argument("--backend", default="csim", choices=("csim", "int"), help="csim (default) or int")
+    p.add_argument("--backend", default="engine", choices=("engine", "int", "csim"),  # session.DEMO_BACKENDS
+                   help="engine (default; paced in real time, drops counted), int (paced) or csim (the C-simulated "
+                        "accelerator: slower than real time, so every window is replayed losslessly)")
 
     p = cli.command("loop", _bench_loop, "tracker loop latency (torch backend) and a 10x event burst", group="bench")
     p.add_argument("--seconds", type=float, default=3.0, help="seconds of steady input (default 3)")

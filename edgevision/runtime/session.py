@@ -308,13 +308,20 @@ def track(source: str, backend: str, checkpoint: str | None, model_dir: str | No
     return summary
 
 
-def demo(out: str = "runs/demo", seconds: float = 10.0, backend: str = "csim") -> dict[str, Any]:
-    """``edgevision demo``: the synthetic eye camera tracked by the shipped int8 IR (with its GRU head) on the
-    simulated accelerator.
+DEMO_BACKENDS = ("engine", "int", "csim")
+ACCELERATOR = {"engine": "compiled sparse integer engine on the CPU (numba)", "int": "NumPy integer reference",
+               "csim": "C-simulated HLS design (g++)"}
 
-    The C simulation is a functional model of the hardware, far slower than the board, so the demo processes
-    every window (lossless) instead of dropping; latencies are host processing times. The camera's windows are
-    generated in a thread while the model loads (and the C simulation builds on the first run).
+
+def demo(out: str = "runs/demo", seconds: float = 10.0, backend: str = "engine") -> dict[str, Any]:
+    """``edgevision demo``: the synthetic eye camera tracked by the shipped int8 IR (with its GRU head).
+
+    ``engine`` (default) and ``int`` run **paced**: the camera's windows are handed to the loop as the wall clock
+    reaches their end time, a window the loop cannot take in time is dropped (drop-oldest) and counted live in
+    the HUD and in ``dropped``. ``csim`` is a functional simulation of the accelerator, several times slower
+    than real time, so it replays every window losslessly (``paced`` false) and its latencies are host
+    processing times, not real-time figures. The windows are rendered in a thread while the model loads (and
+    the C simulation builds on its first run), before the paced replay starts.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -322,15 +329,16 @@ def demo(out: str = "runs/demo", seconds: float = 10.0, backend: str = "csim") -
 
     from edgevision.runtime.sources import ReplaySource, SyntheticSource
 
-    if backend not in ("csim", "int"):
-        raise ConfigError(f"the demo runs the quantized model on 'csim' or 'int', not {backend!r}")
+    if backend not in DEMO_BACKENDS:
+        raise ConfigError(f"--backend {backend!r}: the demo runs the quantized model on one of {', '.join(DEMO_BACKENDS)}")
     if seconds <= 0:
         raise ConfigError(f"--seconds must be > 0, got {seconds}")
     t0 = time.perf_counter()
     camera = SyntheticSource(seconds, realtime=False)
     with ThreadPoolExecutor(1) as pool:
         windows = pool.submit(list, camera)
-        with tqdm(total=1, desc=f"loading model, {backend} backend (C-sim build is cached after the first run)",
+        with tqdm(total=1, desc=f"rendering the camera, loading the {backend} backend"
+                  + (" (the C-sim build is cached after the first run)" if backend == "csim" else ""),
                   file=sys.stderr, leave=False, bar_format="{desc} {elapsed}"):
             fallback = None
             try:
@@ -341,11 +349,13 @@ def demo(out: str = "runs/demo", seconds: float = 10.0, backend: str = "csim") -
                 fallback = str(exc)
                 print(f"edgevision demo: {fallback}; running the NumPy integer reference instead", file=sys.stderr)
                 be, model, front = load_backend("int", None, DEFAULT_IR)
-        source = ReplaySource(windows.result(), camera.sensor_size, realtime=False)
+        paced = backend != "csim"
+        source = ReplaySource(windows.result(), camera.sensor_size, realtime=paced)
     source.name = "synthetic"
     setup_s = time.perf_counter() - t0
     summary = run_tracker(be, model, front, source, Path(out), live=False)
-    summary["accelerator"] = "C-simulated HLS design (g++)" if be.name == "csim" else "NumPy integer reference"
+    summary["accelerator"] = ACCELERATOR["int" if fallback else backend]
+    summary["paced"] = paced
     if fallback:
         summary["fallback"] = f"ran int: {fallback}"
     summary["setup_s"] = setup_s

@@ -50,15 +50,22 @@ def test_frame_shows_events_in_palette_colours_and_closed_indicator(blob_windows
 
 
 @pytest.mark.slow
-def test_demo_end_to_end(tmp_path, capsys):
+@pytest.mark.parametrize("backend", ["engine", "csim"])
+def test_demo_end_to_end(tmp_path, capsys, backend):
+    """The default demo is paced in real time (drops counted, every window accounted for); ``csim`` replays
+    losslessly."""
     from edgevision.cli import main
 
     if not (resolve("models/eye_small.safetensors").is_file() and resolve("models/eye_small_int8").is_dir()):
         pytest.skip("shipped checkpoint models/eye_small.safetensors / IR models/eye_small_int8 not present")
-    assert main(["demo", "--out", str(tmp_path), "--seconds", "1", "--json"]) == 0
+    args = ["demo", "--out", str(tmp_path), "--seconds", "1", "--json"]
+    assert main(args + (["--backend", backend] if backend != "engine" else [])) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["windows"] + out["dropped"] == 100
-    assert out["backend"] == "csim" and {"p5", "p10", "mean_distance", "latency_p99_ms"} <= set(out)
+    assert out["backend"] == backend and out["paced"] is (backend != "csim")
+    assert out["windows"] + out["dropped"] == 100 and out["windows"] > 0
+    if backend == "csim":
+        assert out["dropped"] == 0
+    assert {"p5", "p10", "mean_distance", "latency_p99_ms", "stages_p50_ms"} <= set(out)
     assert decoded_frames(out["video"]) > 0
 
 
