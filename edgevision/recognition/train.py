@@ -323,7 +323,10 @@ def _train(model_name: str, data: str, run: Path, settings: TrainSettings, cfg, 
         if settings.max_train_windows:
             order = order[: settings.max_train_windows]
         model.train()
-        loss_sum, correct, seen = torch.zeros((), dtype=torch.float64), 0, 0
+        # Sums stay on the device (no host sync per step, so the CPU builds the next batch while the GPU works).
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        correct = torch.zeros((), dtype=torch.float64, device=device)
+        seen = 0
         n_batches = max(1, len(order) // bs)  # drop the ragged last batch (BatchNorm needs >= 2 samples)
         for b in tqdm(range(n_batches), desc=f"epoch {epoch}/{settings.epochs}", disable=not progress, leave=False):
             mine = np.arange(bs)[rows_of_rank]
@@ -339,10 +342,10 @@ def _train(model_name: str, data: str, run: Path, settings: TrainSettings, cfg, 
             steps += 1
             if steps == kill_at:
                 os.kill(os.getpid(), signal.SIGKILL)
-            loss_sum += float(loss.detach())
-            correct += int((model.scores(out_t).argmax(1) == labels).sum())
+            loss_sum += loss.detach().double()
+            correct += (model.scores(out_t.detach()).argmax(1) == labels).sum().double()
             seen += len(idx)
-        totals = world.sum(torch.tensor([float(loss_sum), correct, seen], dtype=torch.float64, device=device)).cpu()
+        totals = world.sum(torch.stack([loss_sum, correct, correct.new_tensor(float(seen))])).cpu()
         if not world.main:
             world.barrier()  # rank 0 evaluates and writes the epoch's files
             continue
