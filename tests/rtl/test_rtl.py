@@ -153,6 +153,7 @@ def test_per_module_wrappers(tmp_path):
     assert len(keys) == 3  # the three FIFOs are one netlist
 
 
+@pytest.mark.slow  # 346 s on the two shared cores at load 8-10 (four Yosys runs)
 @pytest.mark.skipif(synth.available() is not None, reason=f"Yosys not usable: {synth.available()}")
 def test_per_module_synth_matches_flat(tmp_path):
     """Per-module synthesis sums to the flat netlist: DSP and BRAM equal, LUT and FF within 10 % (per module
