@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from edgevision.events.representations import WindowTokenizer
 from edgevision.ir.schema import InputSpec
@@ -214,6 +215,7 @@ class TrackerLoop:
         h = gh = None
         t0 = time.perf_counter()
         threads = _one_torch_thread() if self.backend.name == "torch" else None
+        blas = threadpool_limits(1)  # one window's GEMMs are far too small to split across BLAS threads
         try:
             self.warm_up(smap)
             producer.start()
@@ -236,6 +238,7 @@ class TrackerLoop:
                 producer.join(timeout=5.0)
             if threads is not None:
                 _set_torch_threads(threads)
+            blas.restore_original_limits()
         if errors:
             raise errors[0]
         out = summarize(self.predictions, wq, time.perf_counter() - t0, self.backend.name, sensor)
