@@ -214,8 +214,8 @@ class TrackerLoop:
         self.predictions = []
         h = gh = None
         t0 = time.perf_counter()
-        threads = _one_torch_thread() if self.backend.name == "torch" else None
-        blas = threadpool_limits(1)  # one window's GEMMs are far too small to split across BLAS threads
+        blas = threadpool_limits(1, user_api="blas")  # one window's GEMMs are far too small to split across BLAS threads
+        threads = _one_torch_thread() if self.backend.name == "torch" else None  # after: torch may share that BLAS
         try:
             self.warm_up(smap)
             producer.start()
@@ -236,9 +236,9 @@ class TrackerLoop:
             stop.set()
             if producer.ident is not None:
                 producer.join(timeout=5.0)
+            blas.restore_original_limits()
             if threads is not None:
                 _set_torch_threads(threads)
-            blas.restore_original_limits()
         if errors:
             raise errors[0]
         out = summarize(self.predictions, wq, time.perf_counter() - t0, self.backend.name, sensor)
