@@ -107,9 +107,9 @@ def verbosity(level: int):
     logger.setLevel(LEVELS[level])
     logger.addHandler(handler)
     if level < 0:
-        os.environ["TQDM_DISABLE"] = "1"
-        from tqdm import std
+        from tqdm import std  # before TQDM_DISABLE is set: tqdm reads TQDM_* into its defaults once, at import
 
+        os.environ["TQDM_DISABLE"] = "1"
         undo = std.tqdm.__dict__["__init__"]  # put back as it was (tqdm wraps it in a partialmethod)
         init = std.tqdm.__init__
 
