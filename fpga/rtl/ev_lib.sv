@@ -611,6 +611,17 @@ module ev_pool_axis #(parameter int H = 8, W = 8, C = 8, GH = 1, GW = 1, P = 1, 
     else avg = clip8(v, LO, HI);
   endfunction
 
+  // one divider per lane, shared by the first word of a cell (FWAIT: group 0, its count from cnt) and the
+  // following ones (FOUT: group g + 1, the held count n)
+  logic signed [7:0] av [8];
+  int gi;
+  logic [15:0] cn;
+  always_comb begin
+    gi = st == FWAIT ? 0 : g + 1;
+    cn = st == FWAIT ? cnt[ci_] : n;
+    for (int l = 0; l < 8; l++) av[l] = avg($signed(sq[32*(8*gi+l) +: 32]), mult[8*gi+l], cn);
+  end
+
   always_ff @(posedge clk) begin
     sq <= sm[raddr];
     if (rst) begin
@@ -641,8 +652,7 @@ module ev_pool_axis #(parameter int H = 8, W = 8, C = 8, GH = 1, GW = 1, P = 1, 
       WB: begin sm[ci_] <= sw; cnt[ci_] <= cnt[ci_] + 1'b1; st <= IDLE; end
       FLOAD: st <= FWAIT;  // sq = sm[ci_] next cycle
       FWAIT: begin
-        for (int l = 0; l < 8; l++)
-          m_tdata[8*l +: 8] <= avg($signed(sq[32*l +: 32]), mult[l], cnt[ci_]);
+        for (int l = 0; l < 8; l++) m_tdata[8*l +: 8] <= av[l];
         n <= cnt[ci_];
         g <= 0;
         st <= FOUT;
@@ -652,8 +662,7 @@ module ev_pool_axis #(parameter int H = 8, W = 8, C = 8, GH = 1, GW = 1, P = 1, 
           if (ci_ == NC - 1) begin ci_ <= 0; st <= CLEAR; end
           else begin ci_ <= ci_ + 1; raddr <= ci_ + 1; st <= FLOAD; end
         end else begin
-          for (int l = 0; l < 8; l++)
-            m_tdata[8*l +: 8] <= avg($signed(sq[32*(8*(g+1)+l) +: 32]), mult[8*(g+1)+l], n);
+          for (int l = 0; l < 8; l++) m_tdata[8*l +: 8] <= av[l];
           g <= g + 1;
         end
       end
