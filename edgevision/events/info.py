@@ -21,7 +21,8 @@ def event_file_info(
     says where the sensor size came from: the file (or ``sensor_size``), the dataset layout, or the events'
     extent. ``truncated`` is True when the file shows it was cut short (RAW/DAT: a partial record, a record
     cut mid-way); it also warns (:class:`~edgevision.errors.TruncatedEventFileWarning`), or with ``strict``
-    raises :class:`~edgevision.errors.EventFormatError`.
+    raises :class:`~edgevision.errors.EventFormatError`. ``decoder`` is the third-party decoder of a camera file
+    (faery: info reads in chunks, in bounded memory), None for the other formats.
     """
     chunks = iter_events(path, format=format, sensor_size=sensor_size, strict=strict)
     count = on = 0
@@ -53,4 +54,5 @@ def event_file_info(
         "sensor_source": source,
         "on_fraction": on / count if count else 0.0,
         "truncated": chunks.truncation is not None,
+        "decoder": chunks.decoder,
     }

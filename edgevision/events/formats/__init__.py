@@ -13,7 +13,8 @@ argument, else the dataset layout's sensor (3ET+ 640x480, tonic 240x180) when th
 ``(max x + 1, max y + 1)``.
 
 Chunked reading is native for every format (HDF5 slices, memory-mapped .npy, block-wise CSV, faery's
-packet decoders for RAW/DAT/AEDAT4) except .npz, which is read whole and then split.
+packet decoders for RAW/DAT/AEDAT4) except .npz, which is read whole and then split. Whole reads of EVT 2.0
+and DAT files go through expelliarmus where it decodes them exactly as faery does (:mod:`.camera_files`).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class EventChunks:
     layout_sensor: SensorSize | None = None
     extent: SensorSize = SensorSize(1, 1)
     truncation: str | None = None  # what shows the file was cut short (RAW/DAT), None if nothing does
+    decoder: str | None = None  # the third-party decoder for camera files (faery: chunked reads), None for ours
 
     def resolved_sensor(self) -> SensorSize:
         """The sensor size :func:`read_events` would return (valid after a full iteration)."""
@@ -153,7 +155,7 @@ def iter_events(
         raise ValueError(f"chunk_events must be >= 1, got {chunk_events}")
     fmt = detect_format(path, format)
     given = parse_sensor(path, sensor_size)
-    layout_sensor = truncation = None
+    layout_sensor = truncation = decoder = None
     if fmt == "npy":
         file_sensor, chunks = None, numpy_files.iter_npy(path, chunk_events)
     elif fmt == "npz":
@@ -166,7 +168,8 @@ def iter_events(
     else:
         file_sensor, chunks, truncation = camera_files.open_camera_file(path, fmt, given)
         _truncated(path, truncation, strict)
-    return EventChunks(path, fmt, given or file_sensor, chunks, layout_sensor, truncation=truncation)
+        decoder = camera_files.FAERY
+    return EventChunks(path, fmt, given or file_sensor, chunks, layout_sensor, truncation=truncation, decoder=decoder)
 
 
 def read_events(
@@ -175,8 +178,13 @@ def read_events(
     sensor_size: tuple[int, int] | None = None,
     mmap: bool = False,
     strict: bool = False,
+    report: dict | None = None,
 ) -> tuple[np.ndarray, SensorSize]:
     """Read a whole event file: ``(events, sensor_size)``. ``sensor_size`` overrides the file's.
+
+    ``report``, a dict, receives ``decoder``: which third-party decoder decoded a camera file
+    (``expelliarmus`` for EVT 2.0 / DAT, ``faery`` for EVT 3.0 / AEDAT4, ``faery (why)`` where an EVT 2.0 / DAT
+    file needs faery: :mod:`.camera_files`), None for the other formats.
 
     A truncated RAW/DAT file warns (:class:`TruncatedEventFileWarning`), or with ``strict`` raises.
 
@@ -186,7 +194,7 @@ def read_events(
     path = Path(path)
     fmt = detect_format(path, format)
     given = parse_sensor(path, sensor_size)
-    layout_sensor = None
+    layout_sensor = decoder = None
     if fmt == "npy":
         events, file_sensor = numpy_files.read_npy(path, mmap), None
     elif fmt == "npz":
@@ -196,10 +204,10 @@ def read_events(
     elif fmt == "csv":
         events, file_sensor = text.read_csv(path)
     else:
-        file_sensor, chunks, truncation = camera_files.open_camera_file(path, fmt, given)
+        file_sensor, events, truncation, decoder = camera_files.read_camera_file(path, fmt, given)
         _truncated(path, truncation, strict)
-        parts = list(chunks)
-        events = np.concatenate(parts) if parts else np.empty(0, EVENT_DTYPE)
+    if report is not None:
+        report["decoder"] = decoder
     sensor = given or file_sensor
     extent = check_events(path, events, sensor)
     return events, _resolve_sensor(sensor, layout_sensor, extent)
