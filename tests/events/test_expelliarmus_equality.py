@@ -220,3 +220,18 @@ def test_events_info_names_its_decoder(tmp_path):
     info = event_file_info(path)
     assert info["decoder"] == "faery" and info["count"] == WRITER_CASES["dense"].shape[0]  # chunked: faery
     assert event_file_info(write_events(tmp_path / "a.npy", WRITER_CASES["one"], (8, 8)))["decoder"] is None
+
+
+@pytest.mark.parametrize("name,data", [
+    ("dat_polarity_2.dat", HD + np.array(dat(5, 1, 2, 1) + dat(9, 3, 4, 2), "<u4").tobytes()),
+    ("evt2_t0_past_int64.raw", H2.replace(b"% end\n", b"% t0 9223372036854775800\n% end\n")
+     + np.array([th(1), cd(3, 2, 2, 0)], "<u4").tobytes()),
+])  # fmt: skip
+def test_refusals_read_the_same(tmp_path, name, data):
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(EventFormatError) as ours:
+        read_events(path)
+    with pytest.raises(EventFormatError) as faery:
+        faery_chunks(path)
+    assert str(ours.value) == str(faery.value) and "\n" not in str(ours.value)

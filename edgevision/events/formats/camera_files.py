@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+from numba import njit
 
 from edgevision.errors import EventFormatError
 from edgevision.events.core import EVENT_DTYPE, SensorSize
@@ -305,25 +306,63 @@ def _c_stderr() -> Iterator[list[str]]:
             lines.extend(sink.read(1 << 16).decode("utf-8", "replace").splitlines())
 
 
+@njit(cache=True, nogil=True)
+def _scan_evt2_words(words):  # pragma: no cover - compiled
+    """One pass over EVT2 words: count of each word type, and whether a TIME_HIGH value is below the previous."""
+    counts = np.zeros(16, np.int64)
+    back = False
+    prev = np.uint32(0)
+    for i in range(words.shape[0]):
+        w = words[i]
+        k = w >> 28
+        counts[k] += 1
+        if k == 8:
+            high = w & np.uint32(0xFFFFFFF)
+            back |= high < prev
+            prev = high
+    return counts, back
+
+
 def _evt2_words_reason(path: Path, start: int) -> str | None:
     """Why expelliarmus's EVT2 decode could differ from faery's on this file's words, or None."""
     size = path.stat().st_size
     n = (size - start) // 4
     if n <= 0:
         return None
-    words = np.memmap(path, dtype="<u4", mode="r", offset=start, shape=(n,))
-    types = words >> 28
-    counts = np.bincount(types, minlength=16)
+    counts, back = _scan_evt2_words(np.memmap(path, dtype="<u4", mode="r", offset=start, shape=(n,)))
     if counts[0xA]:
         return "EXT_TRIGGER words (faery's clock follows them)"
     odd = [f"0x{k:X}" for k in range(16) if counts[k] and k not in (0x0, 0x1, 0x8, 0xE, 0xF)]
     if odd:
         return f"reserved word types {', '.join(odd)}"
-    if counts[0x8] > 1:
-        high = words[types == 8] & np.uint32(0xFFFFFFF)
-        if (high[1:] < high[:-1]).any():
-            return "TIME_HIGH goes back (faery counts a 2^34 us wrap)"
+    if back:
+        return "TIME_HIGH goes back (faery counts a 2^34 us wrap)"
     return None
+
+
+@njit(cache=True, nogil=True)
+def _copy_expelliarmus(t, x, y, p, t0, out_t, out_x, out_y, out_p):  # pragma: no cover - compiled
+    """Copy expelliarmus's fields into EVENT_DTYPE columns, t + t0 in u64 as faery adds it. Returns (index of the
+    first time that goes back or -1, largest raw t, largest t + t0 (u64), largest p)."""
+    back = -1
+    max_raw = np.int64(0)
+    max_t = np.uint64(0)
+    max_p = np.uint8(0)
+    prev = np.int64(0)
+    for i in range(t.shape[0]):
+        ti = t[i]
+        if back < 0 and i > 0 and ti < prev:
+            back = i
+        prev = ti
+        max_raw = max(max_raw, ti)
+        tu = np.uint64(ti) + t0
+        max_t = max(max_t, tu)
+        out_t[i] = np.int64(tu)
+        out_x[i] = x[i]
+        out_y[i] = y[i]
+        max_p = max(max_p, p[i])
+        out_p[i] = p[i]
+    return back, max_raw, max_t, max_p
 
 
 def read_camera_file(
@@ -368,15 +407,18 @@ def _read_expelliarmus(path: Path, kind: str, t0: int) -> tuple[np.ndarray | Non
     if any(line.startswith("ERROR") for line in printed):
         return None, f"expelliarmus: {printed[0]}"
     if arr is None:
-        arr = np.empty(0, [("t", "<i8"), ("x", "<i2"), ("y", "<i2"), ("p", "u1")])
-    t = arr["t"]
-    if t.shape[0]:
-        if (t[1:] < t[:-1]).any():
-            return None, "event times go back (faery clamps them to the running maximum)"
-        if kind == "dat" and int(t[-1]) >= 1 << 32:
-            return None, "timestamps go back (faery clamps small steps and counts 2^32 us wraps)"
-    tu = t.view(np.uint64) + np.uint64(t0) if t0 else t  # faery adds t0 in u64 arithmetic
-    return columns_to_events(path, tu, arr["x"].view(np.uint16), arr["y"].view(np.uint16), arr["p"]), None
+        return np.empty(0, EVENT_DTYPE), None
+    out = np.empty(arr.shape[0], EVENT_DTYPE)
+    # x, y: expelliarmus's int16 of 11-bit (EVT2) / 14-bit (DAT) fields, never negative
+    back, max_raw, max_t, max_p = _copy_expelliarmus(arr["t"], arr["x"].view(np.uint16), arr["y"].view(np.uint16),
+                                                     arr["p"], np.uint64(t0), out["t"], out["x"], out["y"], out["p"])
+    if back >= 0:
+        return None, "event times go back (faery clamps them to the running maximum)"
+    if kind == "dat" and max_raw >= 1 << 32:
+        return None, "timestamps go back (faery clamps small steps and counts 2^32 us wraps)"
+    if max_t > np.iinfo(np.int64).max or max_p > 1:  # raise the same one-line error as faery's path
+        columns_to_events(path, arr["t"].view(np.uint64) + np.uint64(t0), out["x"], out["y"], out["p"])
+    return out, None
 
 
 def open_version(path: Path, kind: str) -> str:
