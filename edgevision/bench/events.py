@@ -381,6 +381,8 @@ def run_events_benchmark(
                 write_events(path, events, sensor, format=fmt)
             say(f"{name}: edgevision read + windows + tokens x{repeats}")
             ours, (decoded, index, batch, feats), cold = _timed(lambda: _ours(path, sensor, window_us), path, repeats)
+            report: dict[str, Any] = {}
+            read_events(path, sensor_size=sensor, report=report)  # untimed: which decoder read_events used
             decoded_ok = bool(np.array_equal(decoded, events))
             grid = (int(index.t_start[0]), int(index.t_end[-1])) if len(index) else (0, window_us)
             reader, reader_note = _tonic_reader(name)
@@ -430,6 +432,7 @@ def run_events_benchmark(
                 "tokens_s": ours["tokens_s"],
                 "total_s": ours["total_s"],
                 "read_events_per_s": n_events / ours["read_s"],
+                "decoder": report.get("decoder"),
                 "events_per_s": eps,
                 "tonic_reader": reader_note,
                 "tonic_reason": None,
@@ -459,8 +462,8 @@ def run_events_benchmark(
 
 def format_table(formats: dict[str, Any]) -> str:
     """Markdown table of the per-format figures."""
-    rows = ["| format | MB | edgevision M ev/s (read only) | tonic M ev/s | speedup vs tonic | cold | other readers, read M ev/s |",
-            "|---|---|---|---|---|---|---|"]
+    rows = ["| format | MB | edgevision M ev/s (read only) | tonic M ev/s | speedup vs tonic | cold | other readers, read M ev/s "
+            "| edgevision's decoder |", "|---|---|---|---|---|---|---|---|"]
     for name, r in formats.items():
         tonic = "n/a" if r["tonic_events_per_s"] is None else f"{r['tonic_events_per_s'] / 1e6:.1f}"
         ratio = "n/a" if r["speedup_vs_tonic"] is None else f"{r['speedup_vs_tonic']:.1f}x"
@@ -469,5 +472,5 @@ def format_table(formats: dict[str, Any]) -> str:
             if "error" not in v else f"{k} error" for k, v in r["other_readers"].items()
         ) or "-"
         rows.append(f"| {name} | {r['file_bytes'] / 1e6:.0f} | {r['events_per_s'] / 1e6:.1f} ({r['read_events_per_s'] / 1e6:.0f}) "
-                    f"| {tonic} | {ratio} | {str(r['cold']).lower()} | {others} |")
+                    f"| {tonic} | {ratio} | {str(r['cold']).lower()} | {others} | {r.get('decoder') or '-'} |")
     return "\n".join(rows)
