@@ -41,14 +41,16 @@ its own thresholds) as the layer's output quantizer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from edgevision.errors import BackendError, ConfigError, IRError
-from edgevision.ir.ops import layer_bounds, register_ops
-from edgevision.ir.schema import Network
+from edgevision.ir.ops import OPS, implementation, layer_bounds, register
+from edgevision.ir.schema import Layer, Network
 
 QONNX_DOMAIN = "qonnx.custom_op.general"
 OPSET = 13
@@ -157,29 +159,170 @@ def _check_ranges(lay_name: str, attrs: dict[str, Any], w: np.ndarray | None = N
             raise IRError(f"layer {lay_name!r}: clip range [{lo}, {hi}] does not fit {b} bits")
 
 
-# the ops build_qonnx's chain exports (edgevision.ir.ops registry)
-register_ops("qonnx", ("conv3x3_subm", "dwconv3x3_subm", "conv1x1", "conv2x2_s2", "add", "pool", "fc"))
+@dataclass
+class _State:
+    """What the per-op exporters share: the graph being built and, per IR layer (and ``"input"``), its output
+    tensor with its channel count and producer's attributes (``acts``), its grid's 0/1 site mask tensor
+    (``masks``, sparse activations only) and its (H, W) grid (``grid``)."""
+
+    g: _Graph
+    acts: dict[str, tuple[str, int, dict | None]] = field(default_factory=dict)
+    masks: dict[str, str] = field(default_factory=dict)
+    grid: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+def _conv(st: _State, lay: Layer, doc: str, layout: Callable[[np.ndarray], np.ndarray], kernel: int,
+          group: Callable[[int], int] = lambda co: 1) -> None:
+    """A convolution op: ``Conv`` (weights in ONNX ``[Co, Ci / group, k, k]`` order by ``layout``), bias,
+    requantization, output mask. The output grid is the op's declared one (:meth:`OpSpec.out_grid`); a
+    ``"half"`` grid (kernel 2 stride 2) is end-padded for odd sizes and its mask is ``MaxPool`` 2x2 stride 2 of
+    the input mask, a ``"same"`` grid keeps the input mask (padding ``kernel // 2``)."""
+    g, a, spec = st.g, lay.attrs, OPS[lay.op]
+    src, _, src_attrs = st.acts[lay.inputs[0]]
+    hh, ww = st.grid[lay.inputs[0]]
+    w = np.asarray(lay.tensors["weight"], np.int64)
+    co = w.shape[0]
+    _check_exact(lay.name, w, _bound(src_attrs))
+    mask = st.masks[lay.inputs[0]]
+    oh, ow = spec.out_grid(hh, ww)
+    if spec.grid == "half":
+        pads = [0, 0, hh % 2, ww % 2]
+        conv = dict(kernel_shape=[kernel, kernel], strides=[2, 2], pads=pads, group=group(co))
+        mask = g.node("MaxPool", [mask], f"{lay.name}_mask", _F, (1, 1, oh, ow), kernel_shape=[2, 2],
+                      strides=[2, 2], pads=pads)
+        g.dtypes[mask] = "BINARY"
+    else:
+        conv = dict(kernel_shape=[kernel, kernel], strides=[1, 1], pads=[kernel // 2] * 4, group=group(co))
+    wk = layout(w)
+    shape = (1, co, oh, ow)
+    wq = g.weight(lay.name, wk, int(a.get("w_bits", 8)))
+    acc = g.node("Conv", [src, wq], f"{lay.name}_accf", _F, shape, doc=doc, **conv)
+    acc = g.node("Cast", [acc], f"{lay.name}_acc", _I64, shape, to=_I64)
+    bias = g.const(f"{lay.name}_bias", np.asarray(lay.tensors["bias"], np.int64).reshape(1, co, 1, 1), _I64)
+    acc = g.node("Add", [acc, bias], f"{lay.name}_accb", _I64, shape)
+    lo, hi = layer_bounds(a)
+    q = g.requant(lay.name, acc, lay.tensors["mult"], int(a["shift"]), lo, hi, shape, (1, co, 1, 1))
+    q = g.node("Mul", [q, mask], f"{lay.name}_masked", _F, shape)
+    out = g.quant(q, lay.name, shape, int(a.get("bits", 8)), lo < 0, doc=doc)
+    st.acts[lay.name], st.masks[lay.name], st.grid[lay.name] = (out, co, a), mask, (oh, ow)
+
+
+# Each op's exporter (edgevision.ir.ops registry, backend "qonnx"): fn(state, layer, doc) adds the layer's nodes.
+register("qonnx", "conv3x3_subm", lambda st, lay, doc: _conv(st, lay, doc, lambda w: w.transpose(0, 3, 1, 2), 3))
+register("qonnx", "dwconv3x3_subm", lambda st, lay, doc: _conv(st, lay, doc, lambda w: w.reshape(w.shape[0], 1, 3, 3), 3,
+                                                                group=lambda co: co))
+register("qonnx", "conv2x2_s2", lambda st, lay, doc: _conv(st, lay, doc, lambda w: w.transpose(0, 3, 1, 2), 2))
+register("qonnx", "conv1x1", lambda st, lay, doc: _conv(st, lay, doc, lambda w: w.reshape(w.shape[0], -1, 1, 1), 1))
+
+
+@register("qonnx", "add")
+def _add(st: _State, lay: Layer, doc: str) -> None:
+    g, a = st.g, lay.attrs
+    src, cin, _ = st.acts[lay.inputs[0]]
+    srcb, _, _ = st.acts[lay.inputs[1]]
+    hh, ww = st.grid[lay.inputs[0]]
+    shape = (1, cin, hh, ww)
+    terms = []
+    for t, key in ((src, "mult_a"), (srcb, "mult_b")):
+        ti = g.node("Cast", [t], f"{lay.name}_{key}_in", _I64, shape, to=_I64)
+        m = g.const(f"{lay.name}_{key}", np.asarray(lay.tensors[key], np.int64).reshape(1, cin, 1, 1), _I64)
+        terms.append(g.node("Mul", [ti, m], f"{lay.name}_{key}_prod", _I64, shape))
+    acc = g.node("Add", terms, f"{lay.name}_acc", _I64, shape, doc=doc)
+    lo, hi = layer_bounds(a)
+    q = g.requant(lay.name, acc, None, int(a["shift"]), lo, hi, shape, (1, cin, 1, 1))
+    q = g.node("Mul", [q, st.masks[lay.inputs[0]]], f"{lay.name}_masked", _F, shape)
+    out = g.quant(q, lay.name, shape, int(a.get("bits", 8)), lo < 0, doc=doc)
+    st.acts[lay.name], st.masks[lay.name], st.grid[lay.name] = (out, cin, a), st.masks[lay.inputs[0]], (hh, ww)
+
+
+@register("qonnx", "pool")
+def _pool(st: _State, lay: Layer, doc: str) -> None:
+    g, a = st.g, lay.attrs
+    src, cin, src_attrs = st.acts[lay.inputs[0]]
+    hh, ww = st.grid[lay.inputs[0]]
+    gh, gw = (int(v) for v in a["grid"])
+    ncell = gh * gw
+    if hh * ww * _bound(src_attrs) >= FLOAT32_EXACT:
+        raise IRError(f"layer {lay.name!r}: {hh}x{ww} grid too large for an exact float32 cell sum")
+    if (hh * ww) << int(a["shift"]) >= 1 << 62:
+        raise IRError(f"layer {lay.name!r}: sites << shift overflows int64")
+    yy, xx = np.meshgrid(np.arange(hh), np.arange(ww), indexing="ij")
+    cell = ((yy * gh // hh) * gw + xx * gw // ww).reshape(-1)
+    assign = np.zeros((hh * ww, ncell), np.float32)
+    assign[np.arange(hh * ww), cell] = 1.0
+    pmat = g.const(f"{lay.name}_cells", assign, _F)
+    flat = g.node("Reshape", [src, g.const(f"{lay.name}_flat_shape", np.array([1, cin, hh * ww]), _I64)],
+                  f"{lay.name}_flat", _F, (1, cin, hh * ww))
+    mflat = g.node("Reshape", [st.masks[lay.inputs[0]], g.const(f"{lay.name}_mflat_shape", np.array([1, 1, hh * ww]), _I64)],
+                   f"{lay.name}_mflat", _F, (1, 1, hh * ww))
+    sums = g.node("MatMul", [flat, pmat], f"{lay.name}_sumf", _F, (1, cin, ncell), doc=doc)
+    sums = g.node("Cast", [sums], f"{lay.name}_sum", _I64, (1, cin, ncell), to=_I64)
+    cnt = g.node("MatMul", [mflat, pmat], f"{lay.name}_countf", _F, (1, 1, ncell))
+    cnt = g.node("Cast", [cnt], f"{lay.name}_count", _I64, (1, 1, ncell), to=_I64)
+    shift = int(a["shift"])
+    n1 = g.node("Max", [cnt, g.const("i64_1", np.int64(1), _I64)], f"{lay.name}_n1", _I64, (1, 1, ncell))
+    den = g.node("Mul", [n1, g.const(f"pow2_{shift}", np.int64(1 << shift), _I64)], f"{lay.name}_den", _I64, (1, 1, ncell))
+    half = g.node("Mul", [n1, g.const(f"half_{shift}", np.int64(1 << (shift - 1)), _I64)], f"{lay.name}_half", _I64, (1, 1, ncell))
+    mult = g.const(f"{lay.name}_mult", np.asarray(lay.tensors["mult"], np.int64).reshape(1, cin, 1), _I64)
+    p = g.node("Mul", [sums, mult], f"{lay.name}_prod", _I64, (1, cin, ncell))
+    p = g.node("Add", [p, half], f"{lay.name}_rnd", _I64, (1, cin, ncell))
+    q = g.floor_div(lay.name, p, den, (1, cin, ncell))
+    lo, hi = layer_bounds(a)
+    q = g.node("Clip", [q, g.const(f"lo_{lo}", np.int64(lo), _I64), g.const(f"hi_{hi}", np.int64(hi), _I64)],
+               f"{lay.name}_clip", _I64, (1, cin, ncell))
+    nonempty = g.node("Min", [cnt, g.const("i64_1", np.int64(1), _I64)], f"{lay.name}_nonempty", _I64, (1, 1, ncell))
+    q = g.node("Mul", [q, nonempty], f"{lay.name}_q64", _I64, (1, cin, ncell))
+    q = g.node("Cast", [q], f"{lay.name}_q", _F, (1, cin, ncell), to=_F)
+    q = g.node("Transpose", [q], f"{lay.name}_cells_c", _F, (1, ncell, cin), perm=[0, 2, 1])
+    q = g.node("Reshape", [q, g.const(f"{lay.name}_out_shape", np.array([1, ncell * cin]), _I64)],
+               f"{lay.name}_vec", _F, (1, ncell * cin))
+    out = g.quant(q, lay.name, (1, ncell * cin), int(a.get("bits", 8)), lo < 0, doc=doc)
+    st.acts[lay.name] = (out, ncell * cin, a)
+
+
+@register("qonnx", "fc")
+def _fc(st: _State, lay: Layer, doc: str) -> None:
+    g, a = st.g, lay.attrs
+    src, cin, src_attrs = st.acts[lay.inputs[0]]
+    w = np.asarray(lay.tensors["weight"], np.int64)
+    co = w.shape[0]
+    if cin != w.shape[1]:
+        raise IRError(f"layer {lay.name!r}: fc in_ch {w.shape[1]} but its input has {cin} values")
+    _check_exact(lay.name, w, _bound(src_attrs))
+    wq = g.weight(lay.name, w.T, int(a.get("w_bits", 8)))
+    acc = g.node("MatMul", [src, wq], f"{lay.name}_accf", _F, (1, co), doc=doc)
+    acc = g.node("Cast", [acc], f"{lay.name}_acc", _I64, (1, co), to=_I64)
+    bias = g.const(f"{lay.name}_bias", np.asarray(lay.tensors["bias"], np.int64).reshape(1, co), _I64)
+    acc = g.node("Add", [acc, bias], f"{lay.name}_accb", _I64, (1, co))
+    if a.get("requant"):
+        lo, hi = layer_bounds(a)
+        q = g.requant(lay.name, acc, lay.tensors["mult"], int(a["shift"]), lo, hi, (1, co), (1, co))
+        out = g.quant(q, lay.name, (1, co), int(a.get("bits", 8)), lo < 0, doc=doc)
+    else:
+        acc = g.node("Clip", [acc, g.const("i32_min", np.int64(-(1 << 31)), _I64),
+                              g.const("i32_max", np.int64((1 << 31) - 1), _I64)], f"{lay.name}_acc32", _I64, (1, co))
+        out = g.node("Cast", [acc], lay.name, _I32, (1, co), doc=doc + " (int32 logits)", to=_I32)
+    st.acts[lay.name] = (out, co, a)
 
 
 def build_qonnx(net: Network) -> Any:
-    """The QONNX ``onnx.ModelProto`` of ``net`` (see the module docstring for what it encodes)."""
+    """The QONNX ``onnx.ModelProto`` of ``net`` (see the module docstring for what it encodes); each layer is
+    exported by its op's registered function (``implementation("qonnx", op)``)."""
     import onnx
     from onnx import helper
 
-    g = _Graph()
-    shapes = net.shapes()
+    st = _State(_Graph())
+    g = st.g
     h0, w0, c0 = net.input.height, net.input.width, net.input.channels
     g.dtypes["x"], g.dtypes["mask"] = "INT8", "BINARY"
-    acts: dict[str, tuple[str, int, dict | None]] = {}  # layer -> (tensor, channels, attrs of its producer)
-    masks: dict[str, str] = {"input": "mask"}
-    grid = {"input": (h0, w0)}
+    st.masks["input"] = "mask"
+    st.grid["input"] = (h0, w0)
     xin = g.node("Mul", ["x", "mask"], "x_masked", _F, (1, c0, h0, w0))
-    acts["input"] = (xin, c0, None)
+    st.acts["input"] = (xin, c0, None)
     meta: dict[str, str] = {"edgevision.ir_name": str(net.name), "edgevision.output": str(net.output),
                             "edgevision.input_scale": repr(float(net.input.scale))}
     for lay in net.layers:
         a = lay.attrs
-        src, cin, src_attrs = acts[lay.inputs[0]]
         if lay.op != "fc":
             meta[f"scale.{lay.name}"] = repr(float(a["scale"]))
         doc = f"edgevision IR layer {lay.name!r} ({lay.op}), real value = q * {float(a.get('scale', 1.0))!r}"
@@ -187,117 +330,8 @@ def build_qonnx(net: Network) -> Any:
             _check_ranges(lay.name, a, lay.tensors.get("weight"))
         elif "weight" in lay.tensors:
             _check_ranges(lay.name, {"w_bits": a.get("w_bits", 8)}, lay.tensors["weight"])
-        if lay.op in ("conv3x3_subm", "dwconv3x3_subm", "conv1x1", "conv2x2_s2"):
-            hh, ww = grid[lay.inputs[0]]
-            w = np.asarray(lay.tensors["weight"], np.int64)
-            co = w.shape[0]
-            _check_exact(lay.name, w, _bound(src_attrs))
-            mask = masks[lay.inputs[0]]
-            if lay.op == "conv2x2_s2":
-                wk = w.transpose(0, 3, 1, 2)
-                oh, ow = -(-hh // 2), -(-ww // 2)
-                pads = [0, 0, hh % 2, ww % 2]
-                conv = dict(kernel_shape=[2, 2], strides=[2, 2], pads=pads, group=1)
-                mask = g.node("MaxPool", [mask], f"{lay.name}_mask", _F, (1, 1, oh, ow), kernel_shape=[2, 2],
-                              strides=[2, 2], pads=pads)
-                g.dtypes[mask] = "BINARY"
-            elif lay.op == "conv3x3_subm":
-                wk, (oh, ow) = w.transpose(0, 3, 1, 2), (hh, ww)
-                conv = dict(kernel_shape=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1], group=1)
-            elif lay.op == "dwconv3x3_subm":
-                wk, (oh, ow) = w.reshape(co, 1, 3, 3), (hh, ww)
-                conv = dict(kernel_shape=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1], group=co)
-            else:
-                wk, (oh, ow) = w.reshape(co, -1, 1, 1), (hh, ww)
-                conv = dict(kernel_shape=[1, 1], strides=[1, 1], pads=[0, 0, 0, 0], group=1)
-            shape = (1, co, oh, ow)
-            wq = g.weight(lay.name, wk, int(a.get("w_bits", 8)))
-            acc = g.node("Conv", [src, wq], f"{lay.name}_accf", _F, shape, doc=doc, **conv)
-            acc = g.node("Cast", [acc], f"{lay.name}_acc", _I64, shape, to=_I64)
-            bias = g.const(f"{lay.name}_bias", np.asarray(lay.tensors["bias"], np.int64).reshape(1, co, 1, 1), _I64)
-            acc = g.node("Add", [acc, bias], f"{lay.name}_accb", _I64, shape)
-            lo, hi = layer_bounds(a)
-            q = g.requant(lay.name, acc, lay.tensors["mult"], int(a["shift"]), lo, hi, shape, (1, co, 1, 1))
-            q = g.node("Mul", [q, mask], f"{lay.name}_masked", _F, shape)
-            out = g.quant(q, lay.name, shape, int(a.get("bits", 8)), lo < 0, doc=doc)
-            acts[lay.name], masks[lay.name], grid[lay.name] = (out, co, a), mask, (oh, ow)
-        elif lay.op == "add":
-            srcb, _, _ = acts[lay.inputs[1]]
-            hh, ww = grid[lay.inputs[0]]
-            shape = (1, cin, hh, ww)
-            terms = []
-            for t, key in ((src, "mult_a"), (srcb, "mult_b")):
-                ti = g.node("Cast", [t], f"{lay.name}_{key}_in", _I64, shape, to=_I64)
-                m = g.const(f"{lay.name}_{key}", np.asarray(lay.tensors[key], np.int64).reshape(1, cin, 1, 1), _I64)
-                terms.append(g.node("Mul", [ti, m], f"{lay.name}_{key}_prod", _I64, shape))
-            acc = g.node("Add", terms, f"{lay.name}_acc", _I64, shape, doc=doc)
-            lo, hi = layer_bounds(a)
-            q = g.requant(lay.name, acc, None, int(a["shift"]), lo, hi, shape, (1, cin, 1, 1))
-            q = g.node("Mul", [q, masks[lay.inputs[0]]], f"{lay.name}_masked", _F, shape)
-            out = g.quant(q, lay.name, shape, int(a.get("bits", 8)), lo < 0, doc=doc)
-            acts[lay.name], masks[lay.name], grid[lay.name] = (out, cin, a), masks[lay.inputs[0]], (hh, ww)
-        elif lay.op == "pool":
-            hh, ww = grid[lay.inputs[0]]
-            gh, gw = (int(v) for v in a["grid"])
-            ncell = gh * gw
-            if hh * ww * _bound(src_attrs) >= FLOAT32_EXACT:
-                raise IRError(f"layer {lay.name!r}: {hh}x{ww} grid too large for an exact float32 cell sum")
-            if (hh * ww) << int(a["shift"]) >= 1 << 62:
-                raise IRError(f"layer {lay.name!r}: sites << shift overflows int64")
-            yy, xx = np.meshgrid(np.arange(hh), np.arange(ww), indexing="ij")
-            cell = ((yy * gh // hh) * gw + xx * gw // ww).reshape(-1)
-            assign = np.zeros((hh * ww, ncell), np.float32)
-            assign[np.arange(hh * ww), cell] = 1.0
-            pmat = g.const(f"{lay.name}_cells", assign, _F)
-            flat = g.node("Reshape", [src, g.const(f"{lay.name}_flat_shape", np.array([1, cin, hh * ww]), _I64)],
-                          f"{lay.name}_flat", _F, (1, cin, hh * ww))
-            mflat = g.node("Reshape", [masks[lay.inputs[0]], g.const(f"{lay.name}_mflat_shape", np.array([1, 1, hh * ww]), _I64)],
-                           f"{lay.name}_mflat", _F, (1, 1, hh * ww))
-            sums = g.node("MatMul", [flat, pmat], f"{lay.name}_sumf", _F, (1, cin, ncell), doc=doc)
-            sums = g.node("Cast", [sums], f"{lay.name}_sum", _I64, (1, cin, ncell), to=_I64)
-            cnt = g.node("MatMul", [mflat, pmat], f"{lay.name}_countf", _F, (1, 1, ncell))
-            cnt = g.node("Cast", [cnt], f"{lay.name}_count", _I64, (1, 1, ncell), to=_I64)
-            shift = int(a["shift"])
-            n1 = g.node("Max", [cnt, g.const("i64_1", np.int64(1), _I64)], f"{lay.name}_n1", _I64, (1, 1, ncell))
-            den = g.node("Mul", [n1, g.const(f"pow2_{shift}", np.int64(1 << shift), _I64)], f"{lay.name}_den", _I64, (1, 1, ncell))
-            half = g.node("Mul", [n1, g.const(f"half_{shift}", np.int64(1 << (shift - 1)), _I64)], f"{lay.name}_half", _I64, (1, 1, ncell))
-            mult = g.const(f"{lay.name}_mult", np.asarray(lay.tensors["mult"], np.int64).reshape(1, cin, 1), _I64)
-            p = g.node("Mul", [sums, mult], f"{lay.name}_prod", _I64, (1, cin, ncell))
-            p = g.node("Add", [p, half], f"{lay.name}_rnd", _I64, (1, cin, ncell))
-            q = g.floor_div(lay.name, p, den, (1, cin, ncell))
-            lo, hi = layer_bounds(a)
-            q = g.node("Clip", [q, g.const(f"lo_{lo}", np.int64(lo), _I64), g.const(f"hi_{hi}", np.int64(hi), _I64)],
-                       f"{lay.name}_clip", _I64, (1, cin, ncell))
-            nonempty = g.node("Min", [cnt, g.const("i64_1", np.int64(1), _I64)], f"{lay.name}_nonempty", _I64, (1, 1, ncell))
-            q = g.node("Mul", [q, nonempty], f"{lay.name}_q64", _I64, (1, cin, ncell))
-            q = g.node("Cast", [q], f"{lay.name}_q", _F, (1, cin, ncell), to=_F)
-            q = g.node("Transpose", [q], f"{lay.name}_cells_c", _F, (1, ncell, cin), perm=[0, 2, 1])
-            q = g.node("Reshape", [q, g.const(f"{lay.name}_out_shape", np.array([1, ncell * cin]), _I64)],
-                       f"{lay.name}_vec", _F, (1, ncell * cin))
-            out = g.quant(q, lay.name, (1, ncell * cin), int(a.get("bits", 8)), lo < 0, doc=doc)
-            acts[lay.name] = (out, ncell * cin, a)
-        elif lay.op == "fc":
-            w = np.asarray(lay.tensors["weight"], np.int64)
-            co = w.shape[0]
-            if cin != w.shape[1]:
-                raise IRError(f"layer {lay.name!r}: fc in_ch {w.shape[1]} but its input has {cin} values")
-            _check_exact(lay.name, w, _bound(src_attrs))
-            wq = g.weight(lay.name, w.T, int(a.get("w_bits", 8)))
-            acc = g.node("MatMul", [src, wq], f"{lay.name}_accf", _F, (1, co), doc=doc)
-            acc = g.node("Cast", [acc], f"{lay.name}_acc", _I64, (1, co), to=_I64)
-            bias = g.const(f"{lay.name}_bias", np.asarray(lay.tensors["bias"], np.int64).reshape(1, co), _I64)
-            acc = g.node("Add", [acc, bias], f"{lay.name}_accb", _I64, (1, co))
-            if a.get("requant"):
-                lo, hi = layer_bounds(a)
-                q = g.requant(lay.name, acc, lay.tensors["mult"], int(a["shift"]), lo, hi, (1, co), (1, co))
-                out = g.quant(q, lay.name, (1, co), int(a.get("bits", 8)), lo < 0, doc=doc)
-            else:
-                acc = g.node("Clip", [acc, g.const("i32_min", np.int64(-(1 << 31)), _I64),
-                                      g.const("i32_max", np.int64((1 << 31) - 1), _I64)], f"{lay.name}_acc32", _I64, (1, co))
-                out = g.node("Cast", [acc], lay.name, _I32, (1, co), doc=doc + " (int32 logits)", to=_I32)
-            acts[lay.name] = (out, co, a)
-        else:
-            raise IRError(f"layer {lay.name!r}: op {lay.op!r} has no QONNX export (backend 'qonnx')")
+        implementation("qonnx", lay.op)(st, lay, doc)
+    acts = st.acts
     out_name, _, _ = acts[net.output]
     if out_name != net.output:  # the output is a layer name; keep it stable for consumers
         raise IRError(f"internal: output tensor {out_name!r} is not named after {net.output!r}")
