@@ -10,10 +10,21 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edgevision.errors import IRError
-from edgevision.ir.ops import OPS, layer_bounds
+from edgevision.ir.ops import OPS, OpSpec, layer_bounds
 from edgevision.ir.schema import Layer, Network, output_spec
 
-LINE_BUFFERED = ("conv3x3_subm", "dwconv3x3_subm")
+LINE_BUFFERED = ("conv3x3_subm", "dwconv3x3_subm")  # the 3x3 submanifold convs (neighbour tables)
+
+
+def sums_input_channels(spec: OpSpec) -> bool:
+    """Whether an op's outputs sum over its input channels (its fan-in grows with ``in_ch``: a dense conv or fc;
+    depthwise, add and pool work channel by channel), i.e. whether input-channel parallelism PI applies."""
+    return spec.weight is not None and spec.fan_in(2, 1) > spec.fan_in(1, 1)
+
+
+def has_spatial_kernel(spec: OpSpec) -> bool:
+    """Whether an op's weight has kernel axes (rank >= 3: 3x3, 2x2), so it buffers input rows."""
+    return spec.weight is not None and len(spec.weight(1, 1)) >= 3
 
 
 @dataclass
@@ -54,12 +65,12 @@ class Module:
 
     @property
     def tunable(self) -> tuple[bool, bool]:
-        """Whether (pi, po) are free parameters of this module."""
-        if self.kind in ("conv3x3_subm", "conv2x2_s2", "conv1x1", "fc"):
-            return True, True
-        if self.kind in ("dwconv3x3_subm", "add", "pool"):
-            return False, True
-        return False, False
+        """Whether (pi, po) are free parameters of this module: PO for every op, PI for an op that sums over
+        its input channels (from its ``OpSpec``)."""
+        spec = OPS.get(self.kind)
+        if spec is None:  # adapters and forks
+            return False, False
+        return sums_input_channels(spec), True
 
     def bounds(self) -> tuple[int, int]:
         return layer_bounds(self.layer.attrs)
@@ -179,10 +190,10 @@ def build_graph(net: Network) -> HwGraph:
 
 
 def module_delay_tokens(m: Module) -> int:
-    """Tokens a module holds back before its first output: two rows of sites for a 3x3 line buffer."""
-    if m.kind in LINE_BUFFERED:
-        return 2 * m.grid[1] + 2
-    if m.kind == "conv2x2_s2":
+    """Tokens a module holds back before its first output: two rows of sites for an op with a spatial kernel
+    (3x3 line buffer, 2x2 stride-2 row pair), else 2."""
+    spec = OPS.get(m.kind)
+    if spec is not None and has_spatial_kernel(spec):
         return 2 * m.grid[1] + 2
     return 2
 
