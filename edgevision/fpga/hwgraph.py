@@ -213,7 +213,7 @@ def _size_skip_fifos(graph: HwGraph) -> None:
             cur = m.inputs[0]
 
     for m in graph.modules:
-        if m.kind != "add":
+        if m.kind not in OPS or OPS[m.kind].n_inputs < 2:  # the residual add
             continue
         (sa, da), (sb, db) = branch(m.inputs[0]), branch(m.inputs[1])
         graph.streams[sa].depth = max(graph.streams[sa].depth, db - da + 2)

@@ -169,6 +169,14 @@ class _State:
     acts: dict[str, tuple[str, int, dict | None]] = field(default_factory=dict)
     masks: dict[str, str] = field(default_factory=dict)
     grid: dict[str, tuple[int, int]] = field(default_factory=dict)
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+def _requantized(st: _State, lay: Layer) -> None:
+    """What every requantizing op (all but fc) starts with: its activation scale in ``metadata_props`` and the
+    checks that its Quant nodes are identities."""
+    st.meta[f"scale.{lay.name}"] = repr(float(lay.attrs["scale"]))
+    _check_ranges(lay.name, lay.attrs, lay.tensors.get("weight"))
 
 
 def _conv(st: _State, lay: Layer, doc: str, layout: Callable[[np.ndarray], np.ndarray], kernel: int,
@@ -177,6 +185,7 @@ def _conv(st: _State, lay: Layer, doc: str, layout: Callable[[np.ndarray], np.nd
     requantization, output mask. The output grid is the op's declared one (:meth:`OpSpec.out_grid`); a
     ``"half"`` grid (kernel 2 stride 2) is end-padded for odd sizes and its mask is ``MaxPool`` 2x2 stride 2 of
     the input mask, a ``"same"`` grid keeps the input mask (padding ``kernel // 2``)."""
+    _requantized(st, lay)
     g, a, spec = st.g, lay.attrs, OPS[lay.op]
     src, _, src_attrs = st.acts[lay.inputs[0]]
     hh, ww = st.grid[lay.inputs[0]]
@@ -217,6 +226,7 @@ register("qonnx", "conv1x1", lambda st, lay, doc: _conv(st, lay, doc, lambda w: 
 
 @register("qonnx", "add")
 def _add(st: _State, lay: Layer, doc: str) -> None:
+    _requantized(st, lay)
     g, a = st.g, lay.attrs
     src, cin, _ = st.acts[lay.inputs[0]]
     srcb, _, _ = st.acts[lay.inputs[1]]
@@ -237,6 +247,7 @@ def _add(st: _State, lay: Layer, doc: str) -> None:
 
 @register("qonnx", "pool")
 def _pool(st: _State, lay: Layer, doc: str) -> None:
+    _requantized(st, lay)
     g, a = st.g, lay.attrs
     src, cin, src_attrs = st.acts[lay.inputs[0]]
     hh, ww = st.grid[lay.inputs[0]]
@@ -282,7 +293,12 @@ def _pool(st: _State, lay: Layer, doc: str) -> None:
 
 @register("qonnx", "fc")
 def _fc(st: _State, lay: Layer, doc: str) -> None:
+    """Its scale is not in ``metadata_props`` (int32 logits have none; kept so for a requantized fc too)."""
     g, a = st.g, lay.attrs
+    if a.get("requant"):
+        _check_ranges(lay.name, a, lay.tensors.get("weight"))
+    elif "weight" in lay.tensors:
+        _check_ranges(lay.name, {"w_bits": a.get("w_bits", 8)}, lay.tensors["weight"])
     src, cin, src_attrs = st.acts[lay.inputs[0]]
     w = np.asarray(lay.tensors["weight"], np.int64)
     co = w.shape[0]
@@ -319,19 +335,12 @@ def build_qonnx(net: Network) -> Any:
     st.grid["input"] = (h0, w0)
     xin = g.node("Mul", ["x", "mask"], "x_masked", _F, (1, c0, h0, w0))
     st.acts["input"] = (xin, c0, None)
-    meta: dict[str, str] = {"edgevision.ir_name": str(net.name), "edgevision.output": str(net.output),
-                            "edgevision.input_scale": repr(float(net.input.scale))}
+    st.meta.update({"edgevision.ir_name": str(net.name), "edgevision.output": str(net.output),
+                    "edgevision.input_scale": repr(float(net.input.scale))})
     for lay in net.layers:
-        a = lay.attrs
-        if lay.op != "fc":
-            meta[f"scale.{lay.name}"] = repr(float(a["scale"]))
-        doc = f"edgevision IR layer {lay.name!r} ({lay.op}), real value = q * {float(a.get('scale', 1.0))!r}"
-        if lay.op != "fc" or a.get("requant"):
-            _check_ranges(lay.name, a, lay.tensors.get("weight"))
-        elif "weight" in lay.tensors:
-            _check_ranges(lay.name, {"w_bits": a.get("w_bits", 8)}, lay.tensors["weight"])
+        doc = f"edgevision IR layer {lay.name!r} ({lay.op}), real value = q * {float(lay.attrs.get('scale', 1.0))!r}"
         implementation("qonnx", lay.op)(st, lay, doc)
-    acts = st.acts
+    acts, meta = st.acts, st.meta
     out_name, _, _ = acts[net.output]
     if out_name != net.output:  # the output is a layer name; keep it stable for consumers
         raise IRError(f"internal: output tensor {out_name!r} is not named after {net.output!r}")
