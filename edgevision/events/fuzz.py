@@ -65,6 +65,10 @@ def _worker(conn, memory_limit: int) -> None:  # pragma: no cover - runs in the 
     import h5py  # noqa: F401  the decoders load before the first timed read, not inside its timeout
     from faery.extension import aedat  # noqa: F401
 
+    try:
+        import expelliarmus  # noqa: F401  whole EVT 2.0 / DAT reads (optional)
+    except ImportError:
+        pass
     warnings.simplefilter("ignore")
     conn.send("ready")
     while True:
