@@ -12,6 +12,8 @@ own writers into every format of :data:`BENCH_FORMATS` (HDF5 in the 3ET+ layout,
   decoded (read again, timed again), then ``tonic.transforms.Downsample(spatial_factor=1/8)`` and one
   ``ToFrame`` call over the same grid (``time_window`` = half a window: the 2 time bins). tonic is not
   charged for passes it would not do (no windowing of its own, no conversion of its dense frames).
+- edgevision's own whole read with faery as the decoder ("edgevision on faery": EVT2 / DAT, whose default decoder
+  is expelliarmus), so the decoder change is measured in the same run;
 - other maintained readers installed for the format (expelliarmus: EVT2 / EVT3 / DAT; faery: EVT2 / EVT3 /
   DAT / AEDAT4; aedat: AEDAT4), read stage only, with a check that they decode the same events.
 
@@ -39,7 +41,7 @@ import numpy as np
 from edgevision.atomic import atomic_path
 from edgevision.errors import ConfigError
 from edgevision.events.core import SensorSize, make_events
-from edgevision.events.formats import read_events, write_events
+from edgevision.events.formats import camera_files, read_events, write_events
 from edgevision.events.formats.hdf5 import THREEET_PLUS_DTYPE
 from edgevision.events.representations import window_tokens
 from edgevision.events.windows import time_windows
@@ -226,6 +228,9 @@ def _other_readers(name: str) -> dict[str, Callable[[Path], np.ndarray]]:
             out["expelliarmus"] = lambda p, e=encoding: Wizard(encoding=e).read(p)
         except ImportError:
             pass
+    if name in ("evt2", "dat"):  # edgevision's whole read (read_events minus its checks) on its previous decoder
+        kind = "evt" if name == "evt2" else "dat"
+        out["edgevision on faery"] = lambda p, k=kind: camera_files.read_camera_file(p, k, None, expelliarmus=False)[1]
     if name in ("evt2", "evt3", "dat", "aedat4"):
         try:
             import faery

@@ -366,17 +366,20 @@ def _copy_expelliarmus(t, x, y, p, t0, out_t, out_x, out_y, out_p):  # pragma: n
 
 
 def read_camera_file(
-    path: Path, kind: str, fallback: SensorSize | None = None
+    path: Path, kind: str, fallback: SensorSize | None = None, expelliarmus: bool = True
 ) -> tuple[SensorSize | None, np.ndarray, str | None, str]:
     """Read a whole camera file: (sensor size, events, truncation, decoder).
 
     ``decoder`` is ``expelliarmus`` when it decoded the file (EVT 2.0 / DAT; see the module docstring for
     when it is used) or ``faery`` (EVT 3.0, AEDAT4), ``faery (<why expelliarmus was not used>)`` otherwise.
+    ``expelliarmus=False`` asks for faery (``bench events`` times both paths on the same file).
     """
     sensor, chunks, truncation = open_camera_file(path, kind, fallback)
     reason = None
     version = open_version(path, kind) if kind in ("evt", "dat") else None
-    if version == "dat1":
+    if version in ("evt2", "dat2") and not expelliarmus:
+        reason = "asked for"
+    elif version == "dat1":
         reason = "DAT 1 (expelliarmus reads DAT 2 only)"
     elif version in ("evt2", "dat2"):
         faery_len, exp_len, t0 = _prophesee_header(path)
