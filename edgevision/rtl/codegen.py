@@ -22,7 +22,7 @@ import numpy as np
 from edgevision.atomic import write_text_atomic
 from edgevision.errors import BackendError
 from edgevision.fpga.hwgraph import HwGraph, Module
-from edgevision.fpga.model import (  # one FIFO sizing rule and per-op latency for the RTL and its latency model
+from edgevision.rtl.latency import (  # one FIFO sizing rule and per-op latency for the RTL and its latency model
     rtl_fifo_depth, rtl_latency_add, rtl_latency_conv1x1, rtl_latency_conv2x2_s2, rtl_latency_dwconv3x3,
     rtl_latency_pool, rtl_latency_subm3x3)
 from edgevision.ir.ops import implementation, implementations, register
@@ -97,7 +97,7 @@ class RtlOp:
     """The RTL of one op: ``emit(module, core)`` instantiates it (and writes its ROMs), ``check(module)`` raises
     :class:`BackendError` for what the library module cannot take, ``rom`` is the weight ROM layout of a MAC
     module and ``latency(run, module, sites)`` its token-by-token generator in
-    :func:`edgevision.fpga.model.rtl_window_cycles` (``sites``: the input sites of its layer)."""
+    :func:`edgevision.rtl.latency.rtl_window_cycles` (``sites``: the input sites of its layer)."""
 
     emit: Callable[[Module, _Core], None]
     latency: Callable[..., Any]

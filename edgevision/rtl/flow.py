@@ -13,14 +13,15 @@ import numpy as np
 from edgevision.fpga.boards import get_board
 from edgevision.fpga.flow import DEFAULT_DENSITY, DEFAULT_FRACTION, plan
 from edgevision.fpga.hwgraph import HwGraph
-from edgevision.fpga.model import latency_cycles, measure_counts, module_cycles, rtl_window_cycles, sequential_cycles
+from edgevision.fpga.model import latency_cycles, measure_counts, module_cycles, sequential_cycles
+from edgevision.rtl.latency import rtl_window_cycles
 from edgevision.fpga.windows import Window
 from edgevision.ir.schema import Network
 from edgevision.rtl.codegen import write_rtl
 
 RTL_NOTE = ("cycles_*: RTL-simulated by Verilator, first input word accepted to the TLAST output word, one window in "
             "flight, input at one 64-bit word per cycle, output always ready; latency_ms = cycles_p50 at the board "
-            "clock (an achieved clock needs Vivado timing). model_cycles_*: edgevision.fpga.model.rtl_window_cycles "
+            "clock (an achieved clock needs Vivado timing). model_cycles_*: edgevision.rtl.latency.rtl_window_cycles "
             "on the same windows' token counts")
 
 

@@ -96,7 +96,8 @@ def test_missing_implementation_fails_loudly(backend, monkeypatch, tmp_path):
     from edgevision.fpga.boards import get_board
     from edgevision.fpga.codegen import top_source
     from edgevision.fpga.hwgraph import build_graph
-    from edgevision.fpga.model import estimate, estimate_counts, rtl_window_cycles
+    from edgevision.fpga.model import estimate, estimate_counts
+    from edgevision.rtl.latency import rtl_window_cycles
     from edgevision.ir import ops
     from edgevision.quant.qonnx_export import build_qonnx
     from edgevision.quant.reference import run_network
