@@ -45,8 +45,8 @@ class Counts:
     nbrs: float = 0.0  # active 3x3 neighbours summed over sites (the site itself included)
 
 
-def measure_counts(graph: HwGraph, coords: np.ndarray) -> dict[str, Counts]:
-    """Exact per-module token counts of one window (site sets propagated with the reference's geometry)."""
+def layer_sites(graph: HwGraph, coords: np.ndarray) -> dict[str, np.ndarray]:
+    """The active sites of every sparse layer's output for one window's input ``coords`` (the reference's geometry)."""
     net = graph.net
     shapes = net.shapes()
     sites: dict[str, np.ndarray] = {"input": np.asarray(coords, np.int32).reshape(-1, 2)}
@@ -56,6 +56,12 @@ def measure_counts(graph: HwGraph, coords: np.ndarray) -> dict[str, Counts]:
             sites[lay.name] = downsample_sites(src, shapes[lay.inputs[0]])[0]
         elif src is not None and OPS[lay.op].sparse_out:
             sites[lay.name] = src
+    return sites
+
+
+def measure_counts(graph: HwGraph, coords: np.ndarray) -> dict[str, Counts]:
+    """Exact per-module token counts of one window (site sets propagated with the reference's geometry)."""
+    sites = layer_sites(graph, coords)
     out: dict[str, Counts] = {}
     for m in graph.modules:
         if not _model(m).streams:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from edgevision.fpga.hwgraph import HwGraph, Module
-from edgevision.fpga.model import cdiv, pool_cells
-from edgevision.ir.ops import OPS, implementation
-from edgevision.quant.reference import downsample_sites, neighbor_table
+from edgevision.fpga.model import cdiv, layer_sites, pool_cells
+from edgevision.ir.ops import implementation
+from edgevision.quant.reference import neighbor_table
 
 
 RTL_SKIP_MARGIN = 8  # residual skip FIFOs: the HLS depth + this (edgevision/rtl/codegen.py uses it)
@@ -33,25 +33,12 @@ def _rtl_steps(m: Module, depthwise: bool = False) -> tuple[int, int]:
     return cdiv(m.cin, m.pi) * nob, nob
 
 
-def _rtl_sites(graph: HwGraph, coords: np.ndarray) -> dict[str, np.ndarray]:
-    net = graph.net
-    shapes = net.shapes()
-    sites: dict[str, np.ndarray] = {"input": np.asarray(coords, np.int32).reshape(-1, 2)}
-    for lay in net.layers:
-        src = sites.get(lay.inputs[0])
-        if OPS[lay.op].grid == "half":
-            sites[lay.name] = downsample_sites(src, shapes[lay.inputs[0]])[0]
-        elif src is not None and OPS[lay.op].sparse_out:
-            sites[lay.name] = src
-    return sites
-
-
 class _RtlRun:
     """One window's replay: the sites of each layer, each stream's FIFO depth, the cycle each token is visible to
     its consumer (``vis``) and the cycle the consumer took it (``acc``), and the output's last cycle."""
 
     def __init__(self, graph: HwGraph, coords: np.ndarray) -> None:
-        self.sites = _rtl_sites(graph, coords)
+        self.sites = layer_sites(graph, coords)
         self.depth = {n: rtl_fifo_depth(st.depth) for n, st in graph.streams.items()}
         self.vis: dict[str, list[int]] = {n: [] for n in graph.streams}
         self.acc: dict[str, list[int]] = {n: [] for n in graph.streams}
