@@ -54,8 +54,7 @@ class TorchEngine:
         """A batch of windows (coords [N, 3] (b, y, x) sorted, feats [N, C]) -> output [B, F]."""
         if self.exact:
             return self._int(x).to(self.out_dtype)
-        acts: dict[str, Any] = {"input": SparseTensor(x.feats.to(self.device, torch.float32), x.coords.to(self.device),
-                                                       tuple(x.shape), x.batch_size)}
+        acts: dict[str, Any] = {"input": x.to(self.device, torch.float32)}
         geometry = Geometry()
         for lay, fn in self._steps:
             acts[lay.name] = fn(self, lay, [acts[n] for n in lay.inputs], geometry)

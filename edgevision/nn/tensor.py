@@ -23,6 +23,11 @@ class SparseTensor:
         """Same sites, new features."""
         return SparseTensor(feats, self.coords, self.shape, self.batch_size)
 
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "SparseTensor":
+        """The same tensor on ``device``, its features cast to ``dtype`` when given."""
+        return SparseTensor(self.feats.to(device=device, dtype=dtype), self.coords.to(device), tuple(self.shape),
+                            self.batch_size)
+
     @classmethod
     def from_windows(
         cls,

@@ -46,22 +46,22 @@ class Geometry:
     table of the submanifold convs and the stride-2 maps (coords, parent, tap, shape) of ``conv2x2_s2``."""
 
     def __init__(self) -> None:
-        self._nbr: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-        self._down: dict[int, tuple[torch.Tensor, tuple]] = {}
+        self._cache: dict[tuple[Any, int], tuple[torch.Tensor, Any]] = {}
+
+    def _rule(self, build: Any, x: SparseTensor) -> Any:
+        """``build(coords, shape)`` once per site set (the coords tensor itself is kept, so its id stays its own)."""
+        hit = self._cache.get((build, id(x.coords)))
+        if hit is None or hit[0] is not x.coords:
+            hit = self._cache[(build, id(x.coords))] = (x.coords, build(x.coords, x.shape))
+        return hit[1]
 
     def neighbors(self, x: SparseTensor) -> torch.Tensor:
         """[N, 9] neighbour table of ``x``'s sites."""
-        hit = self._nbr.get(id(x.coords))
-        if hit is None or hit[0] is not x.coords:
-            hit = self._nbr[id(x.coords)] = (x.coords, sparse_ops.subm_neighbors(x.coords, x.shape))
-        return hit[1]
+        return self._rule(sparse_ops.subm_neighbors, x)
 
     def downsample(self, x: SparseTensor) -> tuple:
         """``sparse_ops.downsample2x2`` of ``x``'s sites: (out coords, parent, tap, out shape)."""
-        hit = self._down.get(id(x.coords))
-        if hit is None or hit[0] is not x.coords:
-            hit = self._down[id(x.coords)] = (x.coords, sparse_ops.downsample2x2(x.coords, x.shape))
-        return hit[1]
+        return self._rule(sparse_ops.downsample2x2, x)
 
 
 class TorchIntNetwork:
@@ -88,8 +88,7 @@ class TorchIntNetwork:
     def __call__(self, x: SparseTensor, return_all: bool = False):
         """Run on ``x`` (feats integer-valued [N, C], coords [N, 3] (b, y, x) sorted); the output layer as int64
         [B, D], or with ``return_all`` every layer (SparseTensor of int64 features, or [B, D] tensors)."""
-        acts: dict[str, Any] = {"input": SparseTensor(x.feats.to(self.device).long(), x.coords.to(self.device),
-                                                       tuple(x.shape), x.batch_size)}
+        acts: dict[str, Any] = {"input": x.to(self.device, torch.int64)}
         geometry = Geometry()
         for lay, fn in self._steps:
             acts[lay.name] = fn(self, lay, [acts[n] for n in lay.inputs], geometry)

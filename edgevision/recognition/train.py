@@ -31,7 +31,6 @@ from tqdm import tqdm
 from edgevision.atomic import atomic_path, write_text_atomic
 from edgevision.errors import CheckpointError, ConfigError, DatasetError
 from edgevision.nn.distributed import World, globalize_batchnorm, join
-from edgevision.nn.tensor import SparseTensor
 from edgevision.recognition.models import build_model, model_config
 from edgevision.recognition.recordings import Source, fold_source
 from edgevision.recognition.sources import open_source
@@ -110,9 +109,7 @@ def load_run(path: str | Path) -> tuple[torch.nn.Module, dict, dict]:
 
 
 def to_device(batch, device: str | torch.device):
-    """A model input (point tensor or :class:`SparseTensor`) on ``device``."""
-    if isinstance(batch, SparseTensor):
-        return SparseTensor(batch.feats.to(device), batch.coords.to(device), batch.shape, batch.batch_size)
+    """A model input (point tensor or :class:`~edgevision.nn.tensor.SparseTensor`: both have ``to``) on ``device``."""
     return batch.to(device)
 
 
