@@ -2,7 +2,7 @@
 on the CPU, steady, under a 10x event burst and under a uniform-noise flood. Besides wall-clock latency it reports the loop thread's CPU
 time per window (``cpu_*``), which stays meaningful when other processes share the cores.
 
-Both scenarios replay the same pre-generated synthetic camera windows in real time (10 ms per window) through
+All three scenarios replay the same pre-generated synthetic camera windows in real time (10 ms per window) through
 :class:`~edgevision.runtime.tracker.TrackerLoop`. The burst scenario multiplies the event rate by 10 for one
 second (at most a third of the run) in the middle (the extra events spread over the whole sensor, as with a head movement or flicker, so
 the number of active sites, and the compute, grows) and shows whether the loop stays real time: windows that
@@ -98,7 +98,7 @@ def _model(checkpoint: str | None) -> tuple[Any, Any, str]:
 
 
 def _scenarios(backend: Any, model: Any, front: InputSpec, windows: list[TrackWindow], sensor: tuple[int, int], seed: int) -> dict[str, Any]:
-    """Steady and burst runs of one backend (after a short lossless warm-up)."""
+    """Steady, burst and flood runs of one backend (after a short lossless warm-up)."""
     n = len(windows)
     TrackerLoop(backend, model, front).run(ReplaySource(windows[: min(20, n)], sensor, realtime=False))
     b0, bn = n // 3, min(100, n // 3)
@@ -136,7 +136,7 @@ def _scenarios(backend: Any, model: Any, front: InputSpec, windows: list[TrackWi
 
 def bench_loop(seconds: float = 3.0, checkpoint: str | None = None, out: str | None = None, seed: int = 0,
                model_dir: str | None = None) -> dict[str, Any]:
-    """Steady and burst runs of the loop on ``torch`` (and ``engine`` on the int8 IR when it matches the model)."""
+    """The three scenarios of the loop on ``torch`` (and ``engine`` on the int8 IR when it matches the model)."""
     torch.set_num_threads(1)
     model, cfg, model_name = _model(checkpoint)
     synth = SyntheticSource(seconds, seed, realtime=False)

@@ -105,7 +105,7 @@ def register(cli) -> None:
                    help="engine (default; paced in real time, drops counted), int (paced) or csim (the C-simulated "
                         "accelerator: slower than real time, so every window is replayed losslessly)")
 
-    p = cli.command("loop", _bench_loop, "tracker loop latency (torch backend) and a 10x event burst", group="bench")
+    p = cli.command("loop", _bench_loop, "tracker loop latency per stage (torch and engine backends), steady, under a 10x event burst and a noise flood", group="bench")
     p.add_argument("--seconds", type=float, default=3.0, help="seconds of steady input (default 3)")
     p.add_argument("--checkpoint", default=None, help="checkpoint (default: shipped, else a random-initialised model)")
     p.add_argument("--model", default=None, help="int8 IR of the checkpoint for the engine comparison (default models/eye_small_int8)")
